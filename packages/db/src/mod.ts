@@ -1,0 +1,1 @@
+export type { Principal, ApiKeyRole } from './principal.ts';
