@@ -66,7 +66,7 @@ export function parseEnvelope(bytes: Uint8Array): ParseResult {
 
 export function validateEnvelope(value: unknown): ParseResult {
   if (typeof value === 'object' && value !== null && 'type' in value) {
-    const type = (value as { type: unknown }).type;
+    const type = (value).type;
     if (typeof type === 'string' && !isEventType(type)) {
       return { ok: false, code: 'UNKNOWN_TYPE', message: `unknown event type ${JSON.stringify(type.slice(0, 80))}` };
     }
