@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeEnvelope, parseEnvelope, validateEnvelope, type EventEnvelope } from './envelope.ts';
+import { encodeEnvelope, parseEnvelope, validateEnvelope } from './envelope.ts';
 
 function messageReceived(overrides: Partial<Record<string, unknown>> = {}): Record<string, unknown> {
   return {
