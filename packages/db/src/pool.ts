@@ -1,0 +1,121 @@
+import pg from 'pg';
+import type { Pool } from 'pg';
+import { DependencyUnreachableError, redactUrl } from '@switchyard/runtime';
+import { isConnectionError, pgErrorCode } from './errors.ts';
+import { quoteIdent } from './identifiers.ts';
+
+export type { Pool, PoolClient } from 'pg';
+
+export interface PoolOptions {
+  url: string;
+  /** Upper bound of open connections; pg's default is 10. */
+  max?: number;
+  /** Shown in pg_stat_activity, so an SRE can tell which service holds a connection. */
+  applicationName?: string;
+  /** How long to wait for a connection before failing; without it a black-holed host hangs forever. */
+  connectionTimeoutMs?: number;
+  /**
+   * Called when an idle pooled connection dies (e.g. Postgres restarted). pg already discards
+   * that client and the next query reconnects; without a listener the error would crash the process.
+   */
+  onError?: (error: Error) => void;
+}
+
+/**
+ * The search_path holds pg_catalog only, so an unqualified tenant table name fails loudly
+ * ("relation does not exist") instead of silently reading whichever schema happens to match.
+ */
+export function createPool(options: PoolOptions): Pool {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.max,
+    application_name: options.applicationName,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
+    options: '-c search_path=pg_catalog',
+  });
+  const onError = options.onError ?? (() => {});
+  pool.on('error', onError);
+  return pool;
+}
+
+function databaseName(url: string): string {
+  const name = decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
+  if (name === '') throw new Error(`database url has no database name: ${redactUrl(url)}`);
+  return name;
+}
+
+async function databaseExists(adminUrl: string, name: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 10_000 });
+  await client.connect();
+  try {
+    const result = await client.query('SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1', [
+      name,
+    ]);
+    return result.rowCount === 1;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Creates the database named in `url` if it is missing. Several processes may start at once, so
+ * losing the race to another creator is success, not failure.
+ */
+export async function ensureDatabase(url: string): Promise<void> {
+  const name = databaseName(url);
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const adminUrl = admin.toString();
+  if (await databaseExists(adminUrl, name)) return;
+
+  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 10_000 });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${quoteIdent(name)}`);
+  } catch (error) {
+    // 42P04 duplicate_database; 23505 when the concurrent creator wins inside the catalog insert.
+    const code = pgErrorCode(error);
+    if (code !== '42P04' && code !== '23505' && !(await databaseExists(adminUrl, name)))
+      throw error;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * One connection attempt and `SELECT 1`, for startup: an unreachable server becomes a
+ * DependencyUnreachableError (with the start command as hint); anything else (bad password,
+ * missing database) is rethrown as is.
+ */
+export async function checkPostgres(url: string, timeoutMs = 5_000): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });
+  // A socket error after connect would otherwise be an unhandled 'error' event.
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+  } catch (error) {
+    if (isConnectionError(error))
+      throw new DependencyUnreachableError({ dependency: 'postgres', url, cause: error });
+    throw error;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** Readiness: true when the pool can run a trivial query within `timeoutMs`. Never throws. */
+export async function pingPostgres(pool: Pool, timeoutMs = 2_000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  const ping = pool.query('SELECT 1').then(
+    () => true,
+    () => false,
+  );
+  try {
+    return await Promise.race([ping, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,35 @@
+import { z } from 'zod';
+
+export interface SuccessBody<T> {
+  success: true;
+  data: T;
+}
+
+export interface ErrorBody {
+  success: false;
+  error: { code: string; message: string };
+}
+
+/** Wraps a route's result in the success envelope every API route answers with. */
+export function ok<T>(data: T): SuccessBody<T> {
+  return { success: true, data };
+}
+
+export function errorBody(code: string, message: string): ErrorBody {
+  return { success: false, error: { code, message } };
+}
+
+/** Route response schema for the success envelope around `data`. */
+export function successResponse<T extends z.ZodType>(data: T) {
+  return z.object({ success: z.literal(true), data });
+}
+
+export const errorResponseSchema = z
+  .object({
+    success: z.literal(false),
+    error: z.object({
+      code: z.string().describe('Machine-readable error code, e.g. VALIDATION_FAILED'),
+      message: z.string().describe('Human-readable explanation'),
+    }),
+  })
+  .describe('Error envelope returned by every API route');
