@@ -1,1 +1,61 @@
-export {};
+/**
+ * @switchyard/nats — everything that touches NATS JetStream: connecting, the stream and durable
+ * consumer specs, publishing events with trace context, the consume loop that turns a handler's
+ * outcome into ack / retry / DLQ hand-off, and the tenant registry that starts per-tenant
+ * consumers. Services hand this package plain handlers and never see a raw JetStream message.
+ */
+export { connectNats, isNatsConnected, type ConnectNatsOptions } from './connect.ts';
+export {
+  STREAM_DEFAULTS,
+  ensureStreams,
+  ensureStream,
+  streamConfig,
+  type EnsureStreamsOptions,
+  type EnsuredStreams,
+  type StreamIdentity,
+} from './streams.ts';
+export {
+  CONSUMER_DEFAULTS,
+  ensureDurableConsumer,
+  deleteDurableConsumer,
+  durableConsumerConfig,
+  type DurableConsumerOptions,
+} from './consumers.ts';
+export { ack, retry, deadLetter, type Outcome, type Handler, type InboundMessage } from './outcome.ts';
+export {
+  startConsumer,
+  DEFAULT_RETRY_BACKOFF_MS,
+  type StartConsumerOptions,
+  type RunningConsumer,
+  type ConsumerState,
+} from './consume.ts';
+export {
+  publishEvent,
+  extractTraceContext,
+  headersToRecord,
+  type PublishEventOptions,
+  type PublishResult,
+} from './publish.ts';
+export {
+  buildDlqRecord,
+  publishToDlq,
+  dlqMsgId,
+  isRetryableReason,
+  type BuildDlqRecordInput,
+  type PublishToDlqOptions,
+} from './dlq.ts';
+export {
+  TENANT_BUCKET,
+  announceTenant,
+  retractTenant,
+  watchTenants,
+  startTenantConsumers,
+  type TenantBucketOptions,
+  type WatchTenantsOptions,
+  type TenantWatch,
+  type TenantConsumerOptions,
+  type StartTenantConsumersOptions,
+  type TenantConsumers,
+} from './tenant-registry.ts';
+export { InvalidDlqRecordError, isStreamNotFound, isConsumerNotFound } from './errors.ts';
+export { consumerMetrics, type ConsumerMetrics } from './metrics.ts';

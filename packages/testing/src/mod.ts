@@ -6,3 +6,5 @@ export * from './random.ts';
 export * from './nats-server.ts';
 export * from './postgres.ts';
 export * from './http-receiver.ts';
+export * from './service-env.ts';
+export * from './read-stream.ts';

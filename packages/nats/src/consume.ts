@@ -1,0 +1,334 @@
+import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { isNonRetryable } from '@switchyard/runtime';
+import type { Attempt, DlqReason } from '@switchyard/schema';
+import {
+  ConsumerEvents,
+  millis,
+  type ConsumerMessages,
+  type ConsumerStatus,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from 'nats';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { ensureDurableConsumer, type DurableConsumerOptions } from './consumers.ts';
+import { buildDlqRecord, publishToDlq } from './dlq.ts';
+import { consumerMetrics, type ConsumerMetrics } from './metrics.ts';
+import { deadLetter, retry, type Handler, type InboundMessage, type Outcome } from './outcome.ts';
+import { extractTraceContext, headersToRecord } from './publish.ts';
+
+export interface StartConsumerOptions {
+  js: JetStreamClient;
+  /** With `ensure`, lets the loop recreate a durable that was deleted under it. */
+  jsm?: JetStreamManager;
+  /** The durable's config; re-applied (idempotently) before every attach when `jsm` is given. */
+  ensure?: Omit<DurableConsumerOptions, 'stream' | 'durable'>;
+  stream: string;
+  durable: string;
+  tenant: string;
+  service: string;
+  handler: Handler;
+  logger: Logger;
+  registry: Registry;
+  /** Deliveries before a retry becomes a MAX_DELIVERIES dead-letter; -1 never dead-letters. */
+  maxDeliver?: number;
+  /** Handlers in flight. Keep 1 where per-tenant order matters. */
+  concurrency?: number;
+  /** nak delay by delivery: the n-th delivery waits the n-th entry, the last entry repeats. */
+  retryBackoffMs?: number[];
+  /** Tests only: where dead-letters go instead of `v1.dlq.<tenant>`. */
+  dlqSubject?: string;
+}
+
+export type ConsumerState = 'running' | 'draining' | 'stopped';
+
+export interface RunningConsumer {
+  readonly stream: string;
+  readonly durable: string;
+  state(): ConsumerState;
+  /** Stops pulling, waits for in-flight handlers to settle their messages, then resolves. */
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_RETRY_BACKOFF_MS = [1_000, 5_000, 15_000, 60_000] as const;
+const REATTACH_MIN_MS = 250;
+const REATTACH_MAX_MS = 10_000;
+const tracer = trace.getTracer('@switchyard/nats');
+
+/** Status events after which the loop throws the iterator away and gets the consumer again. */
+function needsReattach(status: ConsumerStatus): boolean {
+  return (
+    status.type === ConsumerEvents.ConsumerDeleted ||
+    status.type === ConsumerEvents.ConsumerNotFound ||
+    status.type === ConsumerEvents.StreamNotFound ||
+    status.type === ConsumerEvents.HeartbeatsMissed ||
+    status.type === ConsumerEvents.NoResponders
+  );
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return String(err);
+}
+
+class Slots {
+  #free: number;
+  #waiters: (() => void)[] = [];
+  constructor(size: number) {
+    this.#free = size;
+  }
+  async acquire(): Promise<void> {
+    if (this.#free > 0) {
+      this.#free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.#waiters.push(resolve));
+  }
+  release(): void {
+    const next = this.#waiters.shift();
+    if (next !== undefined) next();
+    else this.#free++;
+  }
+}
+
+/**
+ * Runs a handler over one durable pull consumer: the only code that touches raw JetStream
+ * messages. Settlement rules:
+ * - `ack`: `msg.ack()`, fire-and-forget. A lost ack only means a redelivery, and every effect is
+ *   idempotent by event id, so waiting for an ack-ack on each message would buy nothing but a
+ *   round trip. Close the connection with `nc.drain()` after `stop()` so queued acks are flushed.
+ * - `retry` / a retryable throw: `nak(delay)` with the backoff schedule, until the delivery count
+ *   reaches `maxDeliver`; then the message is dead-lettered with MAX_DELIVERIES.
+ * - `dead-letter` / a non-retryable throw: a validated DlqRecord is published and its PubAck
+ *   awaited; only then is the original acked. If the DLQ publish fails, the original is nak'd
+ *   with a delay, so the message is never lost between the two streams.
+ * The server-side max_deliver must stay unlimited (ensureDurableConsumer's default) so the
+ * server never gives up on a message this loop still means to dead-letter.
+ */
+export function startConsumer(options: StartConsumerOptions): RunningConsumer {
+  const { js, jsm, ensure, stream, durable, tenant, service, handler, registry } = options;
+  const maxDeliver = options.maxDeliver ?? 5;
+  const concurrency = Math.max(1, options.concurrency ?? 1);
+  const backoff = options.retryBackoffMs !== undefined && options.retryBackoffMs.length > 0 ? options.retryBackoffMs : [...DEFAULT_RETRY_BACKOFF_MS];
+  const logger = options.logger.child({ stream, durable, tenant });
+  const metrics: ConsumerMetrics = consumerMetrics(registry);
+  const slots = new Slots(concurrency);
+  const inflight = new Set<Promise<void>>();
+  const stopping = new AbortController();
+  let state: ConsumerState = 'running';
+  let messages: ConsumerMessages | undefined;
+  let ackWaitMs = 30_000;
+
+  const backoffFor = (deliveryCount: number): number => backoff[Math.min(Math.max(deliveryCount, 1), backoff.length) - 1] ?? 1_000;
+
+  const pause = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      stopping.signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve();
+      }, { once: true });
+    });
+
+  async function watchStatus(iter: ConsumerMessages): Promise<void> {
+    for await (const status of await iter.status()) {
+      if (!needsReattach(status)) continue;
+      logger.warn({ status: status.type, data: status.data }, 'consumer trouble; getting the consumer again');
+      await iter.close();
+      return;
+    }
+  }
+
+  async function attach(): Promise<ConsumerMessages> {
+    if (jsm !== undefined && ensure !== undefined) await ensureDurableConsumer(jsm, { ...ensure, stream, durable });
+    const consumer = await js.consumers.get(stream, durable);
+    const info = await consumer.info(true);
+    if (info.config.ack_wait !== undefined) ackWaitMs = millis(info.config.ack_wait);
+    // Pull no more than we can run: buffered messages age towards ack_wait without a working()
+    // heartbeat, and would be redelivered (out of order) while still waiting here.
+    return consumer.consume({ max_messages: concurrency });
+  }
+
+  async function run(): Promise<void> {
+    let retryInMs = REATTACH_MIN_MS;
+    let attachedBefore = false;
+    while (state === 'running') {
+      try {
+        const iter = await attach();
+        messages = iter;
+        if (state !== 'running') {
+          await iter.close();
+          break;
+        }
+        logger[attachedBefore ? 'warn' : 'debug'](attachedBefore ? 'consumer re-attached' : 'consumer attached');
+        attachedBefore = true;
+        retryInMs = REATTACH_MIN_MS;
+        watchStatus(iter).catch((err: unknown) => logger.warn({ err }, 'consumer status watch ended'));
+        for await (const msg of iter) {
+          await slots.acquire();
+          if (state !== 'running') {
+            slots.release();
+            // Hand it straight back so another replica can take it now rather than after ack_wait.
+            msg.nak();
+            continue;
+          }
+          const task = processMessage(msg)
+            .catch((err: unknown) => logger.error({ err, seq: msg.seq }, 'settling a message failed; it will be redelivered'))
+            .finally(() => {
+              slots.release();
+              inflight.delete(task);
+            });
+          inflight.add(task);
+        }
+        const closedWith = await iter.closed();
+        if (closedWith instanceof Error && state === 'running') logger.warn({ err: closedWith }, 'consumer stopped; getting it again');
+      } catch (err) {
+        if (state !== 'running') break;
+        logger.error({ err, retryInMs }, 'could not consume; retrying');
+      }
+      if (state === 'running') {
+        await pause(retryInMs);
+        retryInMs = Math.min(retryInMs * 2, REATTACH_MAX_MS);
+      }
+    }
+  }
+
+  async function processMessage(msg: JsMsg): Promise<void> {
+    const stopTimer = metrics.duration.startTimer({ service, tenant });
+    const headers = headersToRecord(msg.headers);
+    const eventId = msg.headers?.get('Nats-Msg-Id');
+    const inbound: InboundMessage = {
+      subject: msg.subject,
+      data: msg.data,
+      headers,
+      ...(eventId !== undefined && eventId !== '' ? { eventId } : {}),
+      deliveryCount: msg.info.deliveryCount,
+      streamSeq: msg.seq,
+      tenant,
+    };
+    const parent = extractTraceContext(headers, ROOT_CONTEXT);
+    const span = tracer.startSpan(
+      `${service} process ${stream}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          'messaging.system': 'nats',
+          'messaging.destination.name': msg.subject,
+          'messaging.consumer.group.name': durable,
+          'messaging.message.id': inbound.eventId ?? '',
+          'switchyard.tenant': tenant,
+          'switchyard.delivery_count': inbound.deliveryCount,
+        },
+      },
+      parent,
+    );
+    // Slow handlers would otherwise be redelivered to another replica while still running.
+    const keepAlive = setInterval(() => msg.working(), Math.max(ackWaitMs / 2, 100));
+    try {
+      let outcome: Outcome;
+      let nonRetryableThrow = false;
+      try {
+        outcome = await context.with(trace.setSpan(parent, span), () => handler(inbound));
+      } catch (err) {
+        nonRetryableThrow = isNonRetryable(err);
+        span.recordException(err instanceof Error ? err : new Error(String(err)));
+        logger.warn({ err, seq: inbound.streamSeq, delivery: inbound.deliveryCount, nonRetryable: nonRetryableThrow }, 'handler threw');
+        outcome = nonRetryableThrow ? deadLetter('HANDLER_ERROR', errorText(err)) : retry(errorText(err));
+      }
+      if (outcome.kind !== 'ack') span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.error });
+      const label = await settle(msg, inbound, outcome, nonRetryableThrow);
+      metrics.consumed.inc({ service, tenant, outcome: label });
+    } finally {
+      clearInterval(keepAlive);
+      stopTimer();
+      span.end();
+    }
+  }
+
+  async function settle(msg: JsMsg, inbound: InboundMessage, outcome: Outcome, nonRetryableThrow: boolean): Promise<string> {
+    switch (outcome.kind) {
+      case 'ack':
+        msg.ack();
+        return 'ack';
+      case 'retry':
+        if (maxDeliver !== -1 && inbound.deliveryCount >= maxDeliver) {
+          return handOff(msg, inbound, 'MAX_DELIVERIES', outcome.error, true, undefined);
+        }
+        return nakForRetry(msg, inbound, outcome.delayMs);
+      case 'dead-letter':
+        if (maxDeliver === -1) {
+          // This consumer has no DLQ to fall back on (it is the dlq-worker's): keep retrying.
+          logger.error({ seq: inbound.streamSeq, reason: outcome.reason, error: outcome.error }, 'dead-letter requested with maxDeliver -1; retrying instead');
+          return nakForRetry(msg, inbound, undefined);
+        }
+        return handOff(msg, inbound, outcome.reason, outcome.error, nonRetryableThrow ? false : undefined, outcome.attempts);
+    }
+  }
+
+  function nakForRetry(msg: JsMsg, inbound: InboundMessage, delayMs: number | undefined): string {
+    msg.nak(delayMs ?? backoffFor(inbound.deliveryCount));
+    metrics.retries.inc({ service, tenant });
+    return 'retry';
+  }
+
+  async function handOff(
+    msg: JsMsg,
+    inbound: InboundMessage,
+    reason: DlqReason,
+    error: string,
+    retryable: boolean | undefined,
+    attempts: Attempt[] | undefined,
+  ): Promise<string> {
+    try {
+      const record = buildDlqRecord({
+        tenant,
+        service,
+        sourceStream: stream,
+        sourceSubject: inbound.subject,
+        sourceSeq: inbound.streamSeq,
+        consumer: durable,
+        ...(inbound.eventId !== undefined ? { eventId: inbound.eventId } : {}),
+        reason,
+        error,
+        ...(retryable !== undefined ? { retryable } : {}),
+        deliveries: inbound.deliveryCount,
+        ...(attempts !== undefined ? { attempts } : {}),
+        headers: inbound.headers,
+        payload: inbound.data,
+      });
+      await publishToDlq(js, record, options.dlqSubject !== undefined ? { subject: options.dlqSubject } : {});
+    } catch (err) {
+      // The original stays in its stream; nak so it comes back and the hand-off is retried.
+      logger.error({ err, seq: inbound.streamSeq, reason }, 'DLQ publish failed; message kept for retry');
+      msg.nak(backoffFor(inbound.deliveryCount));
+      metrics.retries.inc({ service, tenant });
+      return 'dlq_failed';
+    }
+    msg.ack();
+    metrics.dlqPublished.inc({ service, tenant, reason });
+    logger.warn({ seq: inbound.streamSeq, reason, error, delivery: inbound.deliveryCount }, 'message dead-lettered');
+    return 'dead_letter';
+  }
+
+  const loop = run();
+  let stopped: Promise<void> | undefined;
+
+  return {
+    stream,
+    durable,
+    state: () => state,
+    stop() {
+      stopped ??= (async () => {
+        state = 'draining';
+        stopping.abort();
+        await messages?.close().catch((err: unknown) => logger.debug({ err }, 'closing consumer iterator failed'));
+        await loop;
+        await Promise.allSettled([...inflight]);
+        state = 'stopped';
+        logger.debug('consumer stopped');
+      })();
+      return stopped;
+    },
+  };
+}
