@@ -1,5 +1,6 @@
 /** The `switchyard` command tree, built per invocation so tests can drive it. */
 import { Command } from 'commander';
+import { registerDlqCommands } from './commands/dlq.ts';
 import { registerEndpointCommands } from './commands/endpoint.ts';
 import { registerKeyCommands } from './commands/key.ts';
 import { registerMigrateCommand } from './commands/migrate.ts';
@@ -17,6 +18,7 @@ export function buildProgram(ctx: () => CliContext): Command {
   registerTenantCommands(program, ctx, out);
   registerKeyCommands(program, ctx, out);
   registerEndpointCommands(program, ctx, out);
+  registerDlqCommands(program, ctx, out);
   return program;
 }
 

@@ -57,6 +57,7 @@ describe('provisionTenant', () => {
     expect(await tablesOf(`tenant_${tenant}`)).toEqual([
       'events',
       'exhausted_events',
+      'instance_sequences',
       'media_jobs',
       'migrations',
     ]);

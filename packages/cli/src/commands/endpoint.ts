@@ -31,7 +31,7 @@ export function registerEndpointCommands(program: Command, ctx: () => CliContext
     .description("list a tenant's endpoints (secrets hidden)")
     .action(async (tenant: string) => {
       const rows = (await listEndpoints(await ctx().db(), assertTenantId(tenant))).map(({ secret: _s, ...rest }) => rest);
-      print(out(), table(rows as unknown as Record<string, unknown>[], ['id', 'url', 'eventTypes', 'enabled', 'timeoutMs', 'createdAt']), rows);
+      print(out(), table(rows, ['id', 'url', 'eventTypes', 'enabled', 'timeoutMs', 'createdAt']), rows);
     });
 
   endpoint

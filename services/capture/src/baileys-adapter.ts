@@ -1,0 +1,161 @@
+import type { BaileysEventMap } from '@whiskeysockets/baileys';
+import type { JetStreamClient } from 'nats';
+import type { TenantQueryable } from '@switchyard/db';
+import type { Logger } from '@switchyard/runtime';
+import { assertInstanceId, assertTenantId } from '@switchyard/schema';
+import type { BackoffOptions } from './backoff.ts';
+import type { SelfIdentity, UnsequencedEvent } from './captured-event.ts';
+import { createConnectionMapper } from './connection-mapper.ts';
+import { createIngestPublisher } from './ingest-publisher.ts';
+import { mapMessage } from './message-mapper.ts';
+import type { CaptureMetrics } from './metrics.ts';
+import { createRecentIds } from './recent-ids.ts';
+
+/** The part of Baileys' buffered emitter (`sock.ev`, or `makeEventBuffer(logger)` in tests) we use. */
+export interface BatchedEventSource {
+  process(handler: (events: Partial<BaileysEventMap>) => void | Promise<void>): () => void;
+}
+
+export interface CaptureAdapterOptions {
+  /** `sock.ev` of a Baileys socket, or `makeEventBuffer(logger)`. */
+  ev: BatchedEventSource;
+  tenant: string;
+  instance: string;
+  js: JetStreamClient;
+  /** `forTenant(pool, tenant)`: where the instance's seq counter lives. */
+  db: TenantQueryable;
+  logger: Logger;
+  metrics: CaptureMetrics;
+  /** Who the socket is logged in as (`sock.user`), once known. */
+  self?: () => SelfIdentity | undefined;
+  /** Whether the session owner reconnects after a close with this status (see connection-mapper). */
+  willReconnect?: (statusCode: number | undefined) => boolean;
+  publishTimeoutMs?: number;
+  backoff?: BackoffOptions;
+  maxPayloadBytes?: number;
+}
+
+export interface CaptureAdapter {
+  readonly tenant: string;
+  readonly instance: string;
+  /** Stops listening to Baileys; events already captured are still published. Idempotent. */
+  detach(): void;
+  /** Resolves when every event captured so far is acknowledged by INGEST. */
+  idle(): Promise<void>;
+  /** Captured events not yet acknowledged by INGEST. */
+  pending(): number;
+  /** Detaches and stops retrying; resolves with the number of events left unpublished. */
+  close(): Promise<number>;
+}
+
+/**
+ * Turns one WhatsApp session's Baileys events into envelope events on INGEST. It subscribes with
+ * `ev.process`, the batched API: Baileys consolidates buffered events (history sync, offline
+ * catch-up) into one map per flush, so a batch is handled in one go and numbered with a single
+ * seq allocation. The handler is synchronous — map, enqueue, return — because the emitter does
+ * not await it: anything slow or failing here would either block WhatsApp traffic or surface as
+ * an unhandled rejection. Publishing happens behind the per-instance queue.
+ */
+export function attachCaptureAdapter(options: CaptureAdapterOptions): CaptureAdapter {
+  const tenant = assertTenantId(options.tenant);
+  const instance = assertInstanceId(options.instance);
+  const { metrics } = options;
+  const log = options.logger.child({ tenant, instance });
+  const publisher = createIngestPublisher({
+    js: options.js,
+    db: options.db,
+    tenant,
+    instance,
+    logger: options.logger,
+    metrics,
+    ...(options.publishTimeoutMs !== undefined
+      ? { publishTimeoutMs: options.publishTimeoutMs }
+      : {}),
+    ...(options.backoff ? { backoff: options.backoff } : {}),
+    ...(options.maxPayloadBytes !== undefined ? { maxPayloadBytes: options.maxPayloadBytes } : {}),
+  });
+  const mapConnection = createConnectionMapper({
+    tenant,
+    instance,
+    ...(options.self ? { self: options.self } : {}),
+    ...(options.willReconnect ? { willReconnect: options.willReconnect } : {}),
+  });
+
+  const recentIds = createRecentIds();
+
+  function mapUpsert(
+    upsert: BaileysEventMap['messages.upsert'],
+    capturedAt: Date,
+  ): UnsequencedEvent[] {
+    const self = options.self?.();
+    const events: UnsequencedEvent[] = [];
+    for (const message of upsert.messages) {
+      let result: ReturnType<typeof mapMessage>;
+      try {
+        result = mapMessage(message, {
+          tenant,
+          instance,
+          upsertKind: upsert.type,
+          capturedAt,
+          self,
+        });
+      } catch (err) {
+        // One malformed message must not cost the rest of the batch.
+        metrics.skipped.inc({ tenant, instance, reason: 'error' });
+        log.error({ err, message_id: message.key?.id }, 'failed to map a message');
+        continue;
+      }
+      if (result.ok && !recentIds.remember(result.event.id)) {
+        metrics.skipped.inc({ tenant, instance, reason: 'duplicate' });
+        log.debug({ event_id: result.event.id }, 'message already captured');
+      } else if (result.ok) {
+        events.push(result.event);
+      } else {
+        metrics.skipped.inc({ tenant, instance, reason: result.reason });
+        log.debug(
+          { reason: result.reason, detail: result.detail, message_id: message.key?.id },
+          'message skipped',
+        );
+      }
+    }
+    return events;
+  }
+
+  function handle(batch: Partial<BaileysEventMap>): void {
+    const capturedAt = new Date();
+    const events: UnsequencedEvent[] = [];
+    // Connection changes first: a flush that carries both reports the session state the messages arrived under.
+    const connection = batch['connection.update'];
+    if (connection) events.push(...mapConnection(connection, capturedAt));
+    const upsert = batch['messages.upsert'];
+    if (upsert) events.push(...mapUpsert(upsert, capturedAt));
+    publisher.enqueue(events);
+  }
+
+  let unsubscribe: (() => void) | undefined = options.ev.process((batch) => {
+    try {
+      handle(batch);
+    } catch (err) {
+      // A mapper bug must not take the socket down with an unhandled rejection; the raw batch
+      // is not logged because it holds message bodies.
+      log.error({ err, events: Object.keys(batch) }, 'failed to capture a Baileys event batch');
+    }
+  });
+
+  const detach = (): void => {
+    unsubscribe?.();
+    unsubscribe = undefined;
+  };
+
+  return {
+    tenant,
+    instance,
+    detach,
+    idle: () => publisher.idle(),
+    pending: () => publisher.pending(),
+    async close() {
+      detach();
+      return publisher.close();
+    },
+  };
+}

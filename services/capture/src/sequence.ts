@@ -1,0 +1,45 @@
+import type { TenantQueryable } from '@switchyard/db';
+
+/** A contiguous block of per-instance sequence numbers: `first`, `first + 1`, …, `last`. */
+export interface SeqRange {
+  first: number;
+  last: number;
+}
+
+/**
+ * Reserves `count` consecutive `seq` values for `instance` in one statement. The upsert's row lock
+ * serialises concurrent allocators (another replica, a restarted process), so ranges never overlap
+ * and each starts right after the previous one: monotonic, no reuse, and no gap unless events that
+ * took a range are then lost — which persistence's gap counter exists to report.
+ *
+ * Takes a queryable rather than a pool so the durable outbox (a later issue) can allocate inside
+ * the same transaction that stores the events, making "numbered" and "stored" one atomic step.
+ */
+export async function allocateSeq(
+  db: TenantQueryable,
+  instance: string,
+  count: number,
+): Promise<SeqRange> {
+  if (!Number.isInteger(count) || count < 1)
+    throw new RangeError(`cannot allocate ${count} sequence numbers`);
+  const result = await db.query<{ last_seq: string }>(
+    `INSERT INTO :SCHEMA.instance_sequences AS s (instance, last_seq) VALUES ($1, $2)
+     ON CONFLICT (instance) DO UPDATE SET last_seq = s.last_seq + EXCLUDED.last_seq
+     RETURNING last_seq::text AS last_seq`,
+    [instance, count],
+  );
+  const last = Number(result.rows[0]?.last_seq);
+  if (!Number.isSafeInteger(last))
+    throw new Error(`instance_sequences returned no usable last_seq for ${instance}`);
+  return { first: last - count + 1, last };
+}
+
+/** The last `seq` handed out for `instance`, or 0 if none yet (for reconciliation and tests). */
+export async function lastSeq(db: TenantQueryable, instance: string): Promise<number> {
+  const result = await db.query<{ last_seq: string }>(
+    `SELECT last_seq::text AS last_seq FROM :SCHEMA.instance_sequences WHERE instance = $1`,
+    [instance],
+  );
+  const row = result.rows[0];
+  return row ? Number(row.last_seq) : 0;
+}

@@ -1,0 +1,14 @@
+import { z } from 'zod';
+import { envInt, loadConfig } from '@switchyard/runtime';
+import { serviceEnv } from '@switchyard/service';
+
+export const mediaConfigSchema = z.object({
+  ...serviceEnv(8084),
+  /** Deliveries of one EVENTS message before it is dead-lettered (Postgres or handler trouble). */
+  MEDIA_MAX_DELIVER: envInt({ min: 1, max: 100, default: 5 }).describe('Deliveries before an EVENTS message is dead-lettered by media'),
+});
+export type MediaConfig = z.infer<typeof mediaConfigSchema>;
+
+export function loadMediaConfig(env: NodeJS.ProcessEnv = process.env): MediaConfig {
+  return loadConfig(mediaConfigSchema, env, { service: 'media' });
+}
