@@ -22,5 +22,7 @@ if [[ "${SWITCHYARD_SKIP_BOOTSTRAP:-}" != "1" ]]; then
     echo "[bootstrap] pnpm install --frozen-lockfile"
     (cd "$repo_root" && pnpm install --frozen-lockfile --reporter=append-only)
   fi
-  bash "$repo_root/scripts/install-tools.sh" | grep -v 'already installed' || true
+  # Quiet when every tool is already at its pinned version; the full log when it builds one.
+  tools_log="$(bash "$repo_root/scripts/install-tools.sh" 2>&1)" || { printf '%s\n' "$tools_log" >&2; exit 1; }
+  if grep -q 'installed in' <<<"$tools_log"; then printf '%s\n' "$tools_log"; fi
 fi
