@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 // pool small and the timeouts generous rather than flaky.
 export default defineConfig({
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'services/*/src/**/*.test.ts', 'test/**/*.test.ts', 'helm/**/*.test.ts'],
+    include: ['packages/*/src/**/*.test.ts', 'services/*/src/**/*.test.ts', 'test/**/*.test.ts', 'helm/**/*.test.ts', 'bench/**/*.test.ts'],
     exclude: ['**/node_modules/**', 'test/chaos/**'],
     pool: 'forks',
     maxWorkers: 2,

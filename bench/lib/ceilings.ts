@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto';
+import type { NatsConnection } from 'nats';
+import type pg from 'pg';
+import { quoteIdent } from '@switchyard/db';
+import { summarizeLatencies, round, type LatencySummary } from './stats.ts';
+
+/**
+ * The raw ceilings every benchmark compares itself with, measured in the same run on the same
+ * servers: what the hardware and the client libraries do with no Switchyard code in the way.
+ */
+
+export interface RateFigure {
+  count: number;
+  seconds: number;
+  per_second: number;
+}
+
+function rate(count: number, startedNs: bigint): RateFigure {
+  const seconds = Number(process.hrtime.bigint() - startedNs) / 1e9;
+  return { count, seconds: round(seconds), per_second: Math.round(count / seconds) };
+}
+
+/** A payload the size of a typical text-message envelope (~600 bytes). */
+export function samplePayload(bytes = 600): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({ pad: randomBytes(Math.max(0, Math.floor((bytes - 12) * 0.75))).toString('base64') }).slice(0, bytes));
+}
+
+/**
+ * Acknowledged JetStream publishes per second into a throwaway file-backed stream, with `window`
+ * publishes in flight, each with a unique Nats-Msg-Id (as Switchyard publishes).
+ */
+export async function rawJetStreamPublishRate(
+  nc: NatsConnection,
+  options: { count: number; payloadBytes?: number; window?: number },
+): Promise<RateFigure> {
+  const jsm = await nc.jetstreamManager();
+  const js = nc.jetstream();
+  const name = `BENCH_RAW_${randomBytes(4).toString('hex').toUpperCase()}`;
+  const subject = `bench.raw.${name.toLowerCase()}`;
+  await jsm.streams.add({ name, subjects: [subject] });
+  const payload = samplePayload(options.payloadBytes);
+  const window = options.window ?? 256;
+  try {
+    const started = process.hrtime.bigint();
+    let next = 0;
+    const worker = async () => {
+      while (next < options.count) {
+        const i = next++;
+        await js.publish(subject, payload, { msgID: `${name}-${i}` });
+      }
+    };
+    await Promise.all(Array.from({ length: window }, worker));
+    return rate(options.count, started);
+  } finally {
+    await jsm.streams.delete(name);
+  }
+}
+
+/**
+ * Rows per second into a table shaped like a tenant's `events` table (text primary key, jsonb),
+ * inserted in multi-row batches with unnest — the best plain-SQL way, which is what the
+ * persistence service is compared with.
+ */
+export async function rawPostgresInsertRate(
+  pool: pg.Pool,
+  options: { rows: number; batchSize?: number; payloadBytes?: number },
+): Promise<RateFigure> {
+  const schema = quoteIdent(`bench_${randomBytes(4).toString('hex')}`);
+  const batchSize = options.batchSize ?? 500;
+  const data = JSON.stringify({ text: 'x'.repeat(Math.max(0, (options.payloadBytes ?? 600) - 20)) });
+  await pool.query(`CREATE SCHEMA ${schema}`);
+  try {
+    await pool.query(
+      `CREATE TABLE ${schema}.events (id text PRIMARY KEY, instance text NOT NULL, type text NOT NULL, seq bigint,
+        occurred_at timestamptz NOT NULL, data jsonb NOT NULL)`,
+    );
+    const started = process.hrtime.bigint();
+    for (let offset = 0; offset < options.rows; offset += batchSize) {
+      const n = Math.min(batchSize, options.rows - offset);
+      const ids = Array.from({ length: n }, (_, i) => `raw-${offset + i}`);
+      const seqs = Array.from({ length: n }, (_, i) => offset + i);
+      await pool.query(
+        `INSERT INTO ${schema}.events (id, instance, type, seq, occurred_at, data)
+         SELECT id, 'phone-1', 'message.received', seq, now(), $3::jsonb FROM unnest($1::text[], $2::bigint[]) AS t(id, seq)
+         ON CONFLICT (id) DO NOTHING`,
+        [ids, seqs, data],
+      );
+    }
+    return rate(options.rows, started);
+  } finally {
+    await pool.query(`DROP SCHEMA ${schema} CASCADE`);
+  }
+}
+
+export interface HttpFigure extends RateFigure {
+  latency: LatencySummary;
+}
+
+/** POSTs per second to `url` with `concurrency` requests in flight (Node's fetch, as webhook-dispatch uses). */
+export async function rawHttpPostRate(url: string, options: { count: number; concurrency?: number; payloadBytes?: number }): Promise<HttpFigure> {
+  const body = samplePayload(options.payloadBytes);
+  const latencies: number[] = [];
+  let next = 0;
+  const started = process.hrtime.bigint();
+  const worker = async () => {
+    while (next < options.count) {
+      next++;
+      const t0 = performance.now();
+      const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+      await res.arrayBuffer();
+      if (!res.ok) throw new Error(`raw POST ceiling: ${url} answered ${res.status}`);
+      latencies.push(performance.now() - t0);
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency ?? 16 }, worker));
+  return { ...rate(options.count, started), latency: summarizeLatencies(latencies) };
+}
