@@ -1,8 +1,8 @@
 /**
  * @switchyard/nats — everything that touches NATS JetStream: connecting, the stream and durable
  * consumer specs, publishing events with trace context, the consume loop that turns a handler's
- * outcome into ack / retry / DLQ hand-off, and the tenant registry that starts per-tenant
- * consumers. Services hand this package plain handlers and never see a raw JetStream message.
+ * outcome into ack / retry / DLQ hand-off, the re-publish of an exhausted message (requeue), and
+ * the tenant registry that starts per-tenant consumers. Services hand this package plain handlers and never see a raw JetStream message.
  */
 export { connectNats, isNatsConnected, type ConnectNatsOptions } from './connect.ts';
 export {
@@ -44,6 +44,7 @@ export {
   type BuildDlqRecordInput,
   type PublishToDlqOptions,
 } from './dlq.ts';
+export { republishExhausted, type ExhaustedMessage, type RepublishResult } from './requeue.ts';
 export {
   TENANT_BUCKET,
   announceTenant,

@@ -1,7 +1,9 @@
 /**
  * @switchyard/service — the start/stop skeleton every Switchyard service shares: config base,
  * connections (Postgres, NATS, streams), the HTTP surface, per-tenant consumers and ordered
- * shutdown. A service supplies only its own wiring.
+ * shutdown, plus the guard every EVENTS handler runs behind (valid envelope, own tenant). A
+ * service supplies only its own wiring.
  */
 export { serviceEnv, type BaseServiceConfig } from './base-config.ts';
+export { handleEnvelopes, rejectMessage, type EnvelopeHandler } from './handle-envelopes.ts';
 export { startService, type ServiceContext, type ServiceDefinition, type RunningService } from './start-service.ts';

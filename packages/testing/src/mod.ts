@@ -1,6 +1,7 @@
 /**
  * @switchyard/testing — fixtures for tests that use real components: a private nats-server on a
- * free port, random tenant ids, throwaway Postgres schemas, and a local HTTP receiver.
+ * free port, random tenant ids, throwaway Postgres schemas, a local HTTP receiver, and a harness
+ * that runs one real service against all of them.
  */
 export * from './random.ts';
 export * from './nats-server.ts';
@@ -8,3 +9,4 @@ export * from './postgres.ts';
 export * from './http-receiver.ts';
 export * from './service-env.ts';
 export * from './read-stream.ts';
+export * from './service-harness.ts';

@@ -18,9 +18,9 @@ export function testServiceEnv(natsUrl: string, extra: Record<string, string> = 
   };
 }
 
-/** A logger for services under test: warnings and errors only, so failures still explain themselves. */
+/** A logger for services under test: errors only (TEST_LOG_LEVEL=warn or debug to see more), so expected rejections do not bury a failure. */
 export function testLogger(service: string): Logger {
   const wanted = process.env['TEST_LOG_LEVEL'];
-  const level = LOG_LEVELS.find((l): l is LogLevel => l === wanted) ?? 'warn';
+  const level = LOG_LEVELS.find((l): l is LogLevel => l === wanted) ?? 'error';
   return createLogger({ service, level });
 }

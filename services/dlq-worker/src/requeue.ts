@@ -1,5 +1,5 @@
 import { getExhausted, setExhaustedStatus, type ExhaustedEvent, type Pool } from '@switchyard/db';
-import { publishEvent, type PublishResult } from '@switchyard/nats';
+import { republishExhausted, type PublishResult } from '@switchyard/nats';
 import { isSubjectParseError, parseSubject, SYSTEM_TENANT } from '@switchyard/schema';
 import type { JetStreamClient } from 'nats';
 
@@ -11,11 +11,8 @@ export type RequeueResult =
 
 /**
  * Puts an exhausted message back where it failed: its raw payload, published to its source
- * subject, then the row marked `requeued`. Publish first, mark second: a crash in between
- * leaves the row open and the message re-sent, and a second requeue only sends a duplicate,
- * which is harmless — downstream idempotency is by event id (the envelope `id`, the events
- * primary key), not by this Nats-Msg-Id. The reverse order could mark a message that never left.
- * Two operators racing both publish; one marks the row and the other is told it conflicted.
+ * subject, then the row marked `requeued` — publish first, mark second (republishExhausted says
+ * why). Two operators racing both publish; one marks the row and the other is told it conflicted.
  */
 export async function requeueExhausted(
   pool: Pool,
@@ -30,17 +27,10 @@ export async function requeueExhausted(
   const refusal = refuseSubject(tenant, row.sourceSubject);
   if (refusal !== undefined) return { kind: 'refused', reason: refusal };
 
-  // A fresh Nats-Msg-Id: the original id may still sit in the stream's duplicate window, which
-  // would acknowledge this publish and silently store nothing.
-  const msgId = requeueMsgId(row, now);
-  const published = await publishEvent(js, row.sourceSubject, row.payload, { msgId, headers: requeueHeaders(row) });
+  const { subject, msgId, published } = await republishExhausted(js, row, now);
   const marked = await setExhaustedStatus(pool, tenant, id, 'requeued');
   if (!marked) return { kind: 'conflict', status: (await getExhausted(pool, tenant, id))?.status ?? 'gone' };
-  return { kind: 'requeued', row, subject: row.sourceSubject, msgId, published };
-}
-
-export function requeueMsgId(row: Pick<ExhaustedEvent, 'dlqKey'>, now: Date): string {
-  return `requeue:${row.dlqKey}:${now.getTime()}`;
+  return { kind: 'requeued', row, subject, msgId, published };
 }
 
 /**
@@ -53,16 +43,4 @@ function refuseSubject(tenant: string, subject: string): string | undefined {
   if (isSubjectParseError(parsed)) return `source subject ${subject} is not a v1 subject`;
   if (parsed.tenant !== tenant) return `source subject ${subject} belongs to another tenant`;
   return undefined;
-}
-
-// The original headers travel with the payload, minus the ones the server or tracing own.
-function requeueHeaders(row: ExhaustedEvent): Record<string, string[]> {
-  const headers: Record<string, string[]> = {};
-  for (const [name, values] of Object.entries(row.headers)) {
-    const lower = name.toLowerCase();
-    if (lower.startsWith('nats-') || lower === 'traceparent' || lower === 'tracestate') continue;
-    headers[name] = values;
-  }
-  headers['Switchyard-Requeued-From'] = [row.dlqKey];
-  return headers;
 }

@@ -1,75 +1,24 @@
 // Shared by this service's tests only: the real worker against a private NATS and the test database.
-import { buildDlqRecord, announceTenant, type BuildDlqRecordInput } from '@switchyard/nats';
-import type { Pool } from '@switchyard/db';
+import { buildDlqRecord, type BuildDlqRecordInput } from '@switchyard/nats';
 import type { DlqRecord } from '@switchyard/schema';
 import type { RunningService } from '@switchyard/service';
-import {
-  createTestPool,
-  createTestTenant,
-  randomName,
-  startNatsServer,
-  testLogger,
-  testServiceEnv,
-  type NatsServer,
-  type TestTenant,
-} from '@switchyard/testing';
-import { connect, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
+import { startServiceHarness, type ServiceHarness } from '@switchyard/testing';
 import { startDlqWorker } from './app.ts';
 import { loadDlqWorkerConfig } from './config.ts';
 
-export interface Harness {
-  nc: NatsConnection;
-  js: JetStreamClient;
-  jsm: JetStreamManager;
-  pool: Pool;
-  service: RunningService;
-  url: string;
-  /** Provisions a schema for a random tenant and announces it to the worker. */
-  addTenant(prefix?: string): Promise<string>;
-  /** Announces a tenant without a schema (never provisioned, or deleted). */
-  announce(tenant: string): Promise<void>;
-  stop(): Promise<void>;
-}
+export type Harness = ServiceHarness<RunningService>;
 
-export async function startHarness(): Promise<Harness> {
-  const server: NatsServer = await startNatsServer();
-  const pool = await createTestPool();
-  const bucket = randomName('tenants');
-  const tenants: TestTenant[] = [];
-  const config = loadDlqWorkerConfig(testServiceEnv(server.url, { DLQ_RETRY_BACKOFF: '100ms' }));
-  const service = await startDlqWorker(config, { logger: testLogger('dlq-worker'), tenantBucket: bucket });
-  const nc = await connect({ servers: server.url });
-  const js = nc.jetstream();
-  const announce = (tenant: string): Promise<void> => announceTenant(js, tenant, {}, { bucket });
-  const claimed: string[] = [];
-  return {
-    nc,
-    js,
-    jsm: await nc.jetstreamManager(),
-    pool,
-    service,
-    url: service.address.url,
-    announce: async (tenant) => {
-      claimed.push(tenant);
-      await announce(tenant);
+export function startHarness(): Promise<Harness> {
+  return startServiceHarness({
+    service: 'dlq-worker',
+    env: { DLQ_RETRY_BACKOFF: '100ms' },
+    tenantPrefix: 'd',
+    start: (env, options) => startDlqWorker(loadDlqWorkerConfig(env), options),
+    // System rows are shared by every test; remove only those naming this file's tenants.
+    onStop: async ({ pool, tenants }) => {
+      await pool.query('DELETE FROM switchyard.exhausted_events WHERE claimed_tenant = ANY($1)', [tenants]);
     },
-    async addTenant(prefix = 'd') {
-      const created = await createTestTenant(pool, prefix);
-      tenants.push(created);
-      claimed.push(created.tenant);
-      await announce(created.tenant);
-      return created.tenant;
-    },
-    async stop() {
-      await service.stop();
-      await nc.drain();
-      // System rows are shared by every test; remove only those naming this file's tenants.
-      await pool.query('DELETE FROM switchyard.exhausted_events WHERE claimed_tenant = ANY($1)', [claimed]);
-      for (const t of tenants) await t.cleanup();
-      await pool.end();
-      await server.stop();
-    },
-  };
+  });
 }
 
 let seq = 0;

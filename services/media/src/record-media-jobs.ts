@@ -1,7 +1,7 @@
 import { isConnectionError, type Pool } from '@switchyard/db';
-import { ack, deadLetter, retry, type Handler, type InboundMessage, type Outcome } from '@switchyard/nats';
+import { ack, retry, type Handler, type Outcome } from '@switchyard/nats';
 import type { Logger } from '@switchyard/runtime';
-import { parseEnvelope, type DlqReason } from '@switchyard/schema';
+import { handleEnvelopes } from '@switchyard/service';
 import { insertPendingJob } from './media-job-store.ts';
 import { mediaJobFor } from './media-job.ts';
 import type { MediaMetrics } from './metrics.ts';
@@ -16,18 +16,10 @@ export interface RecordMediaJobsDeps {
  * EVENTS → `media_jobs`: every event whose data carries a media descriptor gets exactly one
  * pending job (the download, decryption and storage that act on it come later); every other
  * event is acked untouched. The ack follows the insert, so a crash in between only replays an
- * idempotent insert.
+ * idempotent insert. Behind the envelope guard, because the job lands in `msg.tenant`'s schema.
  */
 export function recordMediaJobs(deps: RecordMediaJobsDeps): Handler {
-  return async (msg: InboundMessage): Promise<Outcome> => {
-    const parsed = parseEnvelope(msg.data);
-    if (!parsed.ok) return reject(deps, msg, parsed.code, parsed.message);
-    const event = parsed.event;
-    // The router guarantees this; checked again because the job lands in `msg.tenant`'s schema.
-    if (event.tenant !== msg.tenant) {
-      return reject(deps, msg, 'TENANT_MISMATCH', `event of tenant ${event.tenant} consumed for ${msg.tenant}`);
-    }
-
+  return handleEnvelopes(deps.logger, async (event, msg): Promise<Outcome> => {
     const job = mediaJobFor(event);
     if (job === undefined) return ack();
     try {
@@ -40,11 +32,5 @@ export function recordMediaJobs(deps: RecordMediaJobsDeps): Handler {
       if (isConnectionError(err)) return retry(`postgres unavailable: ${err instanceof Error ? err.message : String(err)}`);
       throw err;
     }
-  };
-}
-
-function reject(deps: RecordMediaJobsDeps, msg: InboundMessage, reason: DlqReason, error: string): Outcome {
-  deps.metrics.rejected.inc({ tenant: msg.tenant, reason });
-  deps.logger.warn({ tenant: msg.tenant, subject: msg.subject, reason, error }, 'event rejected by media');
-  return deadLetter(reason, error);
+  });
 }

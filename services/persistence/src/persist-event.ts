@@ -1,7 +1,8 @@
 import type { Pool } from '@switchyard/db';
-import { ack, deadLetter, retry, type Handler, type InboundMessage, type Outcome } from '@switchyard/nats';
+import { ack, retry, type Handler, type InboundMessage, type Outcome } from '@switchyard/nats';
 import type { Logger } from '@switchyard/runtime';
-import { parseEnvelope, type EventEnvelope } from '@switchyard/schema';
+import type { EventEnvelope } from '@switchyard/schema';
+import { handleEnvelopes, rejectMessage } from '@switchyard/service';
 import { insertEvent } from './insert-event.ts';
 import type { PersistenceMetrics } from './metrics.ts';
 import { classifyPostgresFailure } from './postgres-failure.ts';
@@ -19,15 +20,7 @@ export interface PersistEventDeps {
  * into a schema it does not belong to. Acks only once the insert is committed.
  */
 export function persistEvent(deps: PersistEventDeps): Handler {
-  return async (msg: InboundMessage): Promise<Outcome> => {
-    const parsed = parseEnvelope(msg.data);
-    if (!parsed.ok) return reject(deps, msg, parsed.code, parsed.message);
-    const event = parsed.event;
-    if (event.tenant !== msg.tenant) {
-      return reject(deps, msg, 'TENANT_MISMATCH', `event of tenant ${event.tenant} arrived on ${msg.subject}`);
-    }
-    return store(deps, msg, event);
-  };
+  return handleEnvelopes(deps.logger, (event, msg) => store(deps, msg, event));
 }
 
 async function store(deps: PersistEventDeps, msg: InboundMessage, event: EventEnvelope): Promise<Outcome> {
@@ -55,16 +48,11 @@ function onInsertFailure(deps: PersistEventDeps, msg: InboundMessage, event: Eve
       deps.logger.warn(context, 'tenant schema missing; event will be retried');
       return retry(`tenant schema for ${event.tenant} does not exist`);
     case 'bad-data':
-      return reject(deps, msg, 'SCHEMA_INVALID', `postgres refused the event data: ${errorMessage(err)}`);
+      return rejectMessage(deps.logger, msg, 'SCHEMA_INVALID', `postgres refused the event data: ${errorMessage(err)}`);
     case 'unknown':
       // Thrown so the consume loop applies its own retry-or-give-up classification.
       throw err;
   }
-}
-
-function reject(deps: PersistEventDeps, msg: InboundMessage, reason: Parameters<typeof deadLetter>[0], error: string): Outcome {
-  deps.logger.warn({ tenant: msg.tenant, subject: msg.subject, reason, error }, 'event rejected');
-  return deadLetter(reason, error);
 }
 
 function errorMessage(err: unknown): string {

@@ -1,69 +1,18 @@
 // Shared by this service's tests only: the real service against a private NATS and the test database.
-import { announceTenant } from '@switchyard/nats';
-import {
-  createTestPool,
-  createTestTenant,
-  randomName,
-  startNatsServer,
-  testLogger,
-  testServiceEnv,
-  type NatsServer,
-  type TestTenant,
-} from '@switchyard/testing';
-import type { Pool } from '@switchyard/db';
 import type { RunningService } from '@switchyard/service';
-import { connect, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
+import { randomName, startServiceHarness, type ServiceHarness } from '@switchyard/testing';
 import { startPersistence } from './app.ts';
 import { loadPersistenceConfig } from './config.ts';
 
-export interface Harness {
-  nc: NatsConnection;
-  js: JetStreamClient;
-  jsm: JetStreamManager;
-  pool: Pool;
-  service: RunningService;
-  url: string;
-  /** Provisions a schema for a random tenant and announces it to the service. */
-  addTenant(prefix?: string): Promise<string>;
-  /** Announces a tenant without provisioning it (as if its schema were still being created). */
-  announce(tenant: string): Promise<void>;
-  stop(): Promise<void>;
-}
+export type Harness = ServiceHarness<RunningService>;
 
-export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
-  const server: NatsServer = await startNatsServer();
-  const pool = await createTestPool();
-  const bucket = randomName('tenants');
-  const tenants: TestTenant[] = [];
-  const config = loadPersistenceConfig(
-    testServiceEnv(server.url, { PERSISTENCE_RETRY_BACKOFF: '100ms', PERSISTENCE_MAX_DELIVER: '100', ...env }),
-  );
-  const service = await startPersistence(config, { logger: testLogger('persistence'), tenantBucket: bucket });
-  const nc = await connect({ servers: server.url });
-  const js = nc.jetstream();
-  const announce = (tenant: string): Promise<void> => announceTenant(js, tenant, {}, { bucket });
-  return {
-    nc,
-    js,
-    jsm: await nc.jetstreamManager(),
-    pool,
-    service,
-    url: service.address.url,
-    announce,
-    async addTenant(prefix = 'p') {
-      const created = await createTestTenant(pool, prefix);
-      tenants.push(created);
-      await announce(created.tenant);
-      return created.tenant;
-    },
-    async stop() {
-      await service.stop();
-      await nc.drain();
-      for (const t of tenants) await t.cleanup();
-      await pool.end();
-      await server.stop();
-    },
-  };
+export function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+  return startServiceHarness({
+    service: 'persistence',
+    env: { PERSISTENCE_RETRY_BACKOFF: '100ms', PERSISTENCE_MAX_DELIVER: '100', ...env },
+    tenantPrefix: 'p',
+    start: (serviceEnv, options) => startPersistence(loadPersistenceConfig(serviceEnv), options),
+  });
 }
 
 let counter = 0;

@@ -1,23 +1,16 @@
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
-import { addEndpoint, type AddEndpointInput, type Endpoint, type Pool } from '@switchyard/db';
-import { announceTenant, publishEvent } from '@switchyard/nats';
+import { addEndpoint, type AddEndpointInput, type Endpoint } from '@switchyard/db';
+import { publishEvent } from '@switchyard/nats';
 import { dlqRecordSchema, dlqSubject, durableName, eventsSubject, newEventId, STREAMS, type DlqRecord } from '@switchyard/schema';
 import type { RunningService } from '@switchyard/service';
 import {
-  createTestPool,
-  createTestTenant,
   eventually,
-  randomName,
   startHttpReceiver,
-  startNatsServer,
-  testLogger,
-  testServiceEnv,
+  startServiceHarness,
   type HttpReceiver,
-  type NatsServer,
   type ReceivedRequest,
-  type TestTenant,
+  type ServiceHarness,
 } from '@switchyard/testing';
 import { startWebhookDispatch } from './app.ts';
 import { loadWebhookDispatchConfig } from './config.ts';
@@ -39,34 +32,21 @@ const messageData = {
 };
 
 describe('webhook-dispatch service', () => {
-  let nats: NatsServer;
-  let nc: NatsConnection;
-  let js: JetStreamClient;
-  let jsm: JetStreamManager;
-  let pool: Pool;
-  let service: RunningService;
-  const tenantBucket = randomName('tenants');
-  const tenants: TestTenant[] = [];
+  let h: ServiceHarness<RunningService>;
   const receivers: HttpReceiver[] = [];
 
   beforeAll(async () => {
-    nats = await startNatsServer();
-    pool = await createTestPool();
-    // Two short retries: three deliveries in all, the last one 200 ms after the second.
-    const env = testServiceEnv(nats.url, { WEBHOOK_RETRY_DELAYS: '0s,200ms' });
-    service = await startWebhookDispatch(loadWebhookDispatchConfig(env), { logger: testLogger('webhook-dispatch'), tenantBucket });
-    nc = await connect({ servers: nats.url });
-    js = nc.jetstream();
-    jsm = await nc.jetstreamManager();
+    h = await startServiceHarness({
+      service: 'webhook-dispatch',
+      // Two short retries: three deliveries in all, the last one 200 ms after the second.
+      env: { WEBHOOK_RETRY_DELAYS: '0s,200ms' },
+      start: (env, options) => startWebhookDispatch(loadWebhookDispatchConfig(env), options),
+    });
   });
 
   afterAll(async () => {
-    await service?.stop();
-    await nc?.drain();
+    await h?.stop();
     for (const receiver of receivers) await receiver.close();
-    for (const tenant of tenants) await tenant.cleanup();
-    await pool?.end();
-    await nats?.stop();
   });
 
   async function receiver(): Promise<HttpReceiver> {
@@ -77,12 +57,11 @@ describe('webhook-dispatch service', () => {
 
   /** A provisioned tenant with these endpoints, announced so the service starts consuming for it. */
   async function tenantWith(...inputs: AddEndpointInput[]): Promise<{ tenant: string; endpoints: Endpoint[] }> {
-    const created = await createTestTenant(pool);
-    tenants.push(created);
+    // Announced before its endpoints exist: harmless, the service loads them with the first event.
+    const tenant = await h.addTenant();
     const endpoints: Endpoint[] = [];
-    for (const input of inputs) endpoints.push(await addEndpoint(pool, created.tenant, input));
-    await announceTenant(js, created.tenant, {}, { bucket: tenantBucket });
-    return { tenant: created.tenant, endpoints };
+    for (const input of inputs) endpoints.push(await addEndpoint(h.pool, tenant, input));
+    return { tenant, endpoints };
   }
 
   async function publish(tenant: string, type: string, data: Record<string, unknown>): Promise<Published> {
@@ -100,7 +79,7 @@ describe('webhook-dispatch service', () => {
       seq: 1,
       source: 'baileys',
     });
-    const ack = await publishEvent(js, eventsSubject(tenant, 'phone-1', type), new TextEncoder().encode(body), { msgId: id });
+    const ack = await publishEvent(h.js, eventsSubject(tenant, 'phone-1', type), new TextEncoder().encode(body), { msgId: id });
     return { id, seq: ack.seq, body };
   }
 
@@ -108,13 +87,13 @@ describe('webhook-dispatch service', () => {
 
   async function acked(tenant: string, event: Published): Promise<void> {
     await eventually(async () => {
-      const info = await jsm.consumers.info(STREAMS.events, durableName('webhook-dispatch', tenant)).catch(() => undefined);
+      const info = await h.jsm.consumers.info(STREAMS.events, durableName('webhook-dispatch', tenant)).catch(() => undefined);
       return info !== undefined && info.ack_floor.stream_seq >= event.seq && info.num_ack_pending === 0 ? true : undefined;
     }, 20_000, `ack of event ${event.id}`);
   }
 
   async function lastDlqRecord(tenant: string): Promise<DlqRecord | undefined> {
-    const stored = await jsm.streams.getMessage(STREAMS.dlq, { last_by_subj: dlqSubject(tenant) }).catch(() => undefined);
+    const stored = await h.jsm.streams.getMessage(STREAMS.dlq, { last_by_subj: dlqSubject(tenant) }).catch(() => undefined);
     return stored === undefined ? undefined : dlqRecordSchema.parse(stored.json<unknown>());
   }
 

@@ -1,7 +1,7 @@
 import { isConnectionError, type Endpoint } from '@switchyard/db';
-import { ack, deadLetter, retry, type Handler, type InboundMessage, type Outcome } from '@switchyard/nats';
+import { ack, deadLetter, retry, type Handler, type Outcome } from '@switchyard/nats';
 import type { Logger } from '@switchyard/runtime';
-import { parseEnvelope, type DlqReason } from '@switchyard/schema';
+import { handleEnvelopes } from '@switchyard/service';
 import type { DeliveryLedger } from './delivery-ledger.ts';
 import type { EndpointCache } from './endpoint-cache.ts';
 import { matchesEventType } from './event-type-match.ts';
@@ -29,15 +29,8 @@ export interface DispatchEventDeps {
  * endpoint holds back the tenant's later events, which keeps per-instance order for every endpoint.
  */
 export function dispatchEvent(deps: DispatchEventDeps): Handler {
-  return async (msg: InboundMessage): Promise<Outcome> => {
-    const parsed = parseEnvelope(msg.data);
-    if (!parsed.ok) return reject(deps, msg, parsed.code, parsed.message);
-    const event = parsed.event;
-    // The router guarantees this; checked again because `msg.tenant`'s endpoints receive it.
-    if (event.tenant !== msg.tenant) {
-      return reject(deps, msg, 'TENANT_MISMATCH', `event of tenant ${event.tenant} consumed for ${msg.tenant}`);
-    }
-
+  // The envelope guard matters here: `msg.tenant`'s endpoints receive whatever passes it.
+  return handleEnvelopes(deps.logger, async (event, msg): Promise<Outcome> => {
     let endpoints: Endpoint[];
     try {
       endpoints = await deps.endpoints.get(msg.tenant);
@@ -64,7 +57,7 @@ export function dispatchEvent(deps: DispatchEventDeps): Handler {
     const delayMs = retryDelay(deps.retryDelaysMs, msg.deliveryCount);
     deps.logger.info({ tenant: msg.tenant, eventId: event.id, delivery: msg.deliveryCount, delayMs, error }, 'webhook delivery failed; will retry');
     return retry(error, delayMs);
-  };
+  });
 }
 
 /** The wait after the `deliveryCount`-th delivery failed; the last entry repeats if deliveries outrun it. */
@@ -81,10 +74,4 @@ function settled(deps: DispatchEventDeps, eventId: string, outcome: Outcome): Ou
 function describeFailures(failed: readonly DeliveryResult[], tried: number): string {
   const each = failed.map((result) => `${result.endpointId}: ${result.error ?? result.outcome}`).join('; ');
   return `${failed.length} of ${tried} endpoints failed: ${each}`;
-}
-
-function reject(deps: DispatchEventDeps, msg: InboundMessage, reason: DlqReason, error: string): Outcome {
-  deps.metrics.rejected.inc({ tenant: msg.tenant, reason });
-  deps.logger.warn({ tenant: msg.tenant, subject: msg.subject, reason, error }, 'event rejected by webhook-dispatch');
-  return deadLetter(reason, error);
 }

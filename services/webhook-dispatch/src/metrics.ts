@@ -5,7 +5,6 @@ import type { DeliveryOutcome } from './post-webhook.ts';
 export interface WebhookMetrics {
   deliveries: Counter<'tenant' | 'outcome'>;
   duration: Histogram<'tenant'>;
-  rejected: Counter<'tenant' | 'reason'>;
 }
 
 export function webhookMetrics(registry: Registry): WebhookMetrics {
@@ -21,12 +20,6 @@ export function webhookMetrics(registry: Registry): WebhookMetrics {
       help: 'Time from sending a webhook to its response (or failure)',
       labelNames: ['tenant'],
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-      registers: [registry],
-    }),
-    rejected: new Counter({
-      name: 'webhook_events_rejected_total',
-      help: 'EVENTS messages webhook-dispatch dead-lettered as bad input, by reason',
-      labelNames: ['tenant', 'reason'],
       registers: [registry],
     }),
   };

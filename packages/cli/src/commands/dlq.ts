@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { getExhausted, listExhausted, setExhaustedStatus, type ExhaustedEvent, type ExhaustedStatus } from '@switchyard/db';
-import { publishEvent } from '@switchyard/nats';
+import { republishExhausted } from '@switchyard/nats';
 import { assertTenantId, dlqReasonSchema, SYSTEM_TENANT, type DlqReason } from '@switchyard/schema';
 import type { CliContext } from '../context.ts';
 import { print, table, type Output } from '../output.ts';
@@ -62,21 +62,15 @@ export function registerDlqCommands(program: Command, ctx: () => CliContext, out
       const t = scope(tenant);
       const row = await mustGet(pool, t, id);
       if (row.status !== 'open') throw new Error(`exhausted event ${id} is ${row.status}; only open rows can be requeued`);
-      // Same order as the dlq-worker API: publish first, so a failure in between leaves the row
-      // open (a second requeue only re-sends, harmless: consumers are idempotent by event id).
-      // The fresh Nats-Msg-Id keeps JetStream's duplicate window from swallowing the re-send.
-      const msgId = `requeue:${row.dlqKey}:${Date.now()}`;
-      const published = await publishEvent((await c.nc()).jetstream(), row.sourceSubject, row.payload, {
-        msgId,
-        headers: { ...passThroughHeaders(row.headers), 'Switchyard-Requeued-From': row.dlqKey },
-      });
+      // Publish first, then mark, as the dlq-worker API does (republishExhausted says why).
+      const { subject, msgId, published } = await republishExhausted((await c.nc()).jetstream(), row);
       if (!(await setExhaustedStatus(pool, t, id, 'requeued'))) {
         throw new Error(`exhausted event ${id} was closed by someone else meanwhile; the payload was re-sent anyway (harmless)`);
       }
-      print(out(), `requeued ${id} → ${row.sourceSubject} (${published.stream} seq ${published.seq})`, {
+      print(out(), `requeued ${id} → ${subject} (${published.stream} seq ${published.seq})`, {
         id,
         status: 'requeued',
-        subject: row.sourceSubject,
+        subject,
         msgId,
         stream: published.stream,
         seq: published.seq,
@@ -148,11 +142,4 @@ function utf8Text(bytes: Uint8Array): string | null {
   } catch {
     return null;
   }
-}
-
-// Headers the server or tracing own are not copied onto the re-send.
-function passThroughHeaders(headers: Record<string, string[]>): Record<string, string[]> {
-  return Object.fromEntries(
-    Object.entries(headers).filter(([name]) => !/^(nats-|traceparent$|tracestate$)/i.test(name)),
-  );
 }
