@@ -55,6 +55,7 @@ interface Container {
   readinessProbe: { httpGet: { path: string; port: string | number } };
   resources: { requests?: Record<string, string>; limits?: Record<string, string> };
   securityContext: { readOnlyRootFilesystem?: boolean };
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
 }
 
 interface DeploymentSpec {
@@ -65,6 +66,7 @@ interface DeploymentSpec {
       terminationGracePeriodSeconds: number;
       securityContext: { runAsNonRoot?: boolean };
       containers: Container[];
+      volumes?: { name: string; secret?: { secretName: string } }[];
     };
   };
 }
@@ -317,6 +319,63 @@ describe('helm chart switchyard', () => {
       );
       expect(result.status).not.toBe(0);
       expect(result.stderr).toContain('autoscaling.keda.tenants');
+    });
+  });
+
+  describe('NATS credentials', () => {
+    const natsCreds = (objects: K8sObject[], name: ServiceName) => {
+      const pod = ofKind<DeploymentSpec>(objects, 'Deployment').get(`${RELEASE}-${name}`)!.template
+        .spec;
+      const container = only(pod.containers, 'containers');
+      return {
+        env: container.env.find((e) => e.name === 'NATS_CREDS'),
+        mount: container.volumeMounts?.find((m) => m.name === 'nats-credentials'),
+        volume: pod.volumes?.find((v) => v.name === 'nats-credentials'),
+      };
+    };
+
+    it('connects without credentials by default', () => {
+      const objects = render(helm);
+      for (const name of SERVICE_NAMES)
+        expect(natsCreds(objects, name)).toEqual({
+          env: undefined,
+          mount: undefined,
+          volume: undefined,
+        });
+      expect(objects.filter((o) => o.kind === 'Secret').map((o) => o.metadata.name)).toEqual([
+        `${RELEASE}-database`,
+      ]);
+    });
+
+    it('mounts an existing Secret and points NATS_CREDS at it in every service', () => {
+      const objects = render(helm, [
+        'nats.credentials.existingSecret=nats-users',
+        'nats.credentials.key=router.creds',
+      ]);
+      for (const name of SERVICE_NAMES) {
+        const creds = natsCreds(objects, name);
+        expect(creds.env?.value).toBe('/etc/switchyard/nats/router.creds');
+        expect(creds.mount).toEqual({
+          name: 'nats-credentials',
+          mountPath: '/etc/switchyard/nats',
+          readOnly: true,
+        });
+        expect(creds.volume?.secret?.secretName).toBe('nats-users');
+      }
+      expect(objects.filter((o) => o.kind === 'Secret').map((o) => o.metadata.name)).toEqual([
+        `${RELEASE}-database`,
+      ]);
+    });
+
+    it('creates the Secret from inline creds', () => {
+      const objects = render(helm, ['nats.credentials.creds=-----BEGIN NATS USER JWT-----']);
+      const secret = objects.find(
+        (o) => o.kind === 'Secret' && o.metadata.name === `${RELEASE}-nats-credentials`,
+      ) as (K8sObject & { stringData: Record<string, string> }) | undefined;
+      expect(secret?.stringData).toEqual({ 'services.creds': '-----BEGIN NATS USER JWT-----' });
+      expect(natsCreds(objects, 'router').volume?.secret?.secretName).toBe(
+        `${RELEASE}-nats-credentials`,
+      );
     });
   });
 

@@ -38,6 +38,7 @@ export async function startFleet(extraEnv: Record<string, string> = {}): Promise
     // Local receivers live on loopback; keep retries short so a test sees them.
     WEBHOOK_RETRY_DELAYS: '0s,200ms,500ms',
     WEBHOOK_ENDPOINT_CACHE_TTL: '100ms',
+    WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
     ...extraEnv,
   });
   const pool = await createTestPool();

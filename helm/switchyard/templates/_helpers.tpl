@@ -93,6 +93,15 @@ app.kubernetes.io/component: {{ .name }}
 {{- end }}
 {{- end }}
 
+{{/* The Secret holding the services' NATS .creds, or nothing when NATS runs without auth. */}}
+{{- define "switchyard.natsCredsSecretName" -}}
+{{- if .Values.nats.credentials.existingSecret }}
+{{- .Values.nats.credentials.existingSecret }}
+{{- else if .Values.nats.credentials.creds }}
+{{- printf "%s-nats-credentials" (include "switchyard.fullname" .) }}
+{{- end }}
+{{- end }}
+
 {{/* KEDA is on for a service when it is globally enabled and the service consumes a stream. */}}
 {{- define "switchyard.kedaEnabled" -}}
 {{- $svc := index .root.Values.services .name }}

@@ -32,6 +32,7 @@ export class CliContext {
         name: 'switchyard-cli',
         logger: this.logger,
         timeoutMs: this.config.NATS_CONNECT_TIMEOUT,
+        ...(this.config.NATS_CREDS !== undefined ? { credsFile: this.config.NATS_CREDS } : {}),
       });
       await ensureStreams(await this.nats.jetstreamManager());
     }

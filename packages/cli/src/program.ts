@@ -4,7 +4,9 @@ import { registerDlqCommands } from './commands/dlq.ts';
 import { registerEndpointCommands } from './commands/endpoint.ts';
 import { registerKeyCommands } from './commands/key.ts';
 import { registerMigrateCommand } from './commands/migrate.ts';
+import { registerNatsCredentialsCommands } from './commands/nats-credentials.ts';
 import { registerTenantCommands } from './commands/tenant.ts';
+import { registerSessionCommands } from './commands/session.ts';
 import type { CliContext } from './context.ts';
 import type { Output } from './output.ts';
 
@@ -19,6 +21,8 @@ export function buildProgram(ctx: () => CliContext): Command {
   registerKeyCommands(program, ctx, out);
   registerEndpointCommands(program, ctx, out);
   registerDlqCommands(program, ctx, out);
+  registerSessionCommands(program, ctx, out);
+  registerNatsCredentialsCommands(program, ctx, out);
   return program;
 }
 

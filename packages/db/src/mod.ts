@@ -53,6 +53,7 @@ export {
   type Endpoint,
   type AddEndpointInput,
 } from './endpoints.ts';
+export { updateEndpoint, rotateEndpointSecret, signingSecrets, type UpdateEndpointInput } from './endpoints.ts';
 export {
   recordExhausted,
   listExhausted,

@@ -55,11 +55,29 @@ describe('provisionTenant', () => {
       retentionDays: 0,
     });
     expect(await tablesOf(`tenant_${tenant}`)).toEqual([
+      'capture_outbox',
+      'chats',
+      'contacts',
+      'event_ids',
       'events',
+      'events_default',
       'exhausted_events',
+      'group_participants',
+      'groups',
       'instance_sequences',
+      'media',
       'media_jobs',
+      'message_history',
+      'messages',
       'migrations',
+      'onboarding',
+      'reactions',
+      'replay_jobs',
+      'wa_auth_creds',
+      'wa_auth_keys',
+      'wa_sessions',
+      'webhook_deliveries',
+      'webhook_delivery_attempts',
     ]);
     expect(await getTenant(pool, tenant)).toEqual(first);
     expect((await listTenants(pool)).map((t) => t.id)).toContain(tenant);

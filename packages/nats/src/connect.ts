@@ -1,5 +1,6 @@
 import { DependencyUnreachableError } from '@switchyard/runtime';
-import { connect, Events, type NatsConnection } from 'nats';
+import { readFile } from 'node:fs/promises';
+import { connect, credsAuthenticator, Events, type NatsConnection } from 'nats';
 import type { Logger } from 'pino';
 
 export interface ConnectNatsOptions {
@@ -9,6 +10,8 @@ export interface ConnectNatsOptions {
   logger: Logger;
   /** How long to keep trying the first connection before giving up. Default 30s. */
   timeoutMs?: number;
+  /** A `.creds` file (user JWT + nkey seed), for servers running JWT auth (see credentials.ts). */
+  credsFile?: string;
 }
 
 const FIRST_BACKOFF_MS = 200;
@@ -21,6 +24,7 @@ const MAX_BACKOFF_MS = 5_000;
  */
 export async function connectNats(options: ConnectNatsOptions): Promise<NatsConnection> {
   const { url, name, logger, timeoutMs = 30_000 } = options;
+  const authenticator = options.credsFile !== undefined ? credsAuthenticator(await readFile(options.credsFile)) : undefined;
   const started = Date.now();
   let backoffMs = FIRST_BACKOFF_MS;
   let lastError: unknown;
@@ -35,6 +39,7 @@ export async function connectNats(options: ConnectNatsOptions): Promise<NatsConn
         maxReconnectAttempts: -1,
         reconnectTimeWait: 1_000,
         waitOnFirstConnect: false,
+        ...(authenticator !== undefined ? { authenticator } : {}),
       });
       logger.info({ url, server: nc.info?.server_name, attempt }, 'connected to NATS');
       void logStatus(nc, logger);

@@ -6,6 +6,11 @@ export interface DurableConsumerOptions {
   durable: string;
   filterSubject: string;
   /**
+   * Several filters instead of `filterSubject` (NATS ≥ 2.10), e.g. every realtime event category
+   * of a tenant but not its history. Unset: `filterSubject` alone, as before.
+   */
+  filterSubjects?: string[];
+  /**
    * Server-side redelivery limit. Default -1 (unlimited), and keep it so: when the server gives
    * up it only emits an advisory, leaving the message unprocessed. The consume loop enforces
    * its own `maxDeliver` by dead-lettering, which is the only give-up path that loses nothing.
@@ -22,7 +27,9 @@ export const CONSUMER_DEFAULTS = { maxDeliver: -1, ackWaitMs: 30_000, maxAckPend
 export function durableConsumerConfig(options: DurableConsumerOptions): Partial<ConsumerConfig> {
   return {
     durable_name: options.durable,
-    filter_subject: options.filterSubject,
+    ...(options.filterSubjects !== undefined && options.filterSubjects.length > 0
+      ? { filter_subjects: options.filterSubjects }
+      : { filter_subject: options.filterSubject }),
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
     replay_policy: ReplayPolicy.Instant,
@@ -48,6 +55,10 @@ export async function ensureDurableConsumer(jsm: JetStreamManager, options: Dura
   if (!changed) return current;
   // Policies are fixed at creation; only the tunables can be updated in place.
   const { ack_policy: _a, deliver_policy: _d, replay_policy: _r, durable_name: _n, ...update } = wanted;
+  // The client merges the update into the current config, and the server refuses a consumer
+  // with both a filter and a filter list: clear whichever form is being replaced.
+  if (wanted.filter_subjects !== undefined) update.filter_subject = '';
+  else if ((current.config.filter_subjects?.length ?? 0) > 0) update.filter_subjects = [];
   return jsm.consumers.update(options.stream, options.durable, update);
 }
 

@@ -30,6 +30,15 @@ export {
   type ConsumerState,
 } from './consume.ts';
 export {
+  startBatchConsumer,
+  startTenantBatchConsumers,
+  type BatchHandler,
+  type StartBatchConsumerOptions,
+  type RunningBatchConsumer,
+  type TenantBatchConsumerOptions,
+  type TenantBatchConsumers,
+} from './consume-batch.ts';
+export {
   publishEvent,
   extractTraceContext,
   headersToRecord,
@@ -58,5 +67,31 @@ export {
   type StartTenantConsumersOptions,
   type TenantConsumers,
 } from './tenant-registry.ts';
+export {
+  SWITCHYARD_ACCOUNT_NAME,
+  createNatsAuthority,
+  natsServerAuthConfig,
+  tenantInboxPrefix,
+  tenantPermissions,
+  mintTenantCreds,
+  mintServiceCreds,
+  type NatsAuthority,
+  type NatsIdentity,
+  type MintUserOptions,
+} from './credentials.ts';
+export { startCatchAllConsumer, type CatchAllConsumerOptions, type RunningCatchAll, type Unclaimed } from './catch-all-consumer.ts';
 export { InvalidDlqRecordError, isStreamNotFound, isConsumerNotFound } from './errors.ts';
 export { consumerMetrics, type ConsumerMetrics } from './metrics.ts';
+export {
+  WEBHOOKS_STREAM,
+  WEBHOOK_HEADERS,
+  webhookDeliverySubject,
+  webhookEndpointFilter,
+  webhookDurableName,
+  webhookDeliveryMsgId,
+  webhooksStreamConfig,
+  publishWebhookDelivery,
+  readStoredMessage,
+  type WebhookDelivery,
+  type StoredMessage,
+} from './webhooks.ts';

@@ -1,3 +1,4 @@
+import { HEADERS } from '@switchyard/schema';
 import type { JetStreamClient } from 'nats';
 import { publishEvent, type PublishResult } from './publish.ts';
 
@@ -48,6 +49,6 @@ function requeueHeaders(message: ExhaustedMessage): Record<string, string[]> {
     if (lower.startsWith('nats-') || lower === 'traceparent' || lower === 'tracestate') continue;
     headers[name] = values;
   }
-  headers['Switchyard-Requeued-From'] = [message.dlqKey];
+  headers[HEADERS.requeuedFrom] = [message.dlqKey];
   return headers;
 }

@@ -135,6 +135,13 @@ export interface TenantConsumerOptions {
   retryBackoffMs?: number[];
   ackWaitMs?: number;
   maxAckPending?: number;
+  /** Several filters per tenant instead of the kind's `v1.<kind>.<tenant>.>` (see DurableConsumerOptions). */
+  filterSubjectsFor?(tenant: string): string[];
+  /**
+   * The durable's name when a service keeps more than one durable per tenant on a stream (e.g.
+   * the router's history durable). Default `durableName(service, tenant)`.
+   */
+  durableFor?(tenant: string): string;
 }
 
 export interface StartTenantConsumersOptions extends TenantBucketOptions {
@@ -181,8 +188,9 @@ export async function startTenantConsumers(options: StartTenantConsumersOptions)
 
   const onAdded = (tenant: string): void => {
     if (running.has(tenant)) return;
-    const durable = durableName(service, tenant);
+    const durable = tuning.durableFor?.(tenant) ?? durableName(service, tenant);
     const filterSubject = options.filterSubjectFor?.(tenant) ?? tenantFilterSubject(kind, tenant);
+    const filterSubjects = tuning.filterSubjectsFor?.(tenant);
     const dlqSubject = options.dlqSubjectFor?.(tenant);
     const consumer = startConsumer({
       js,
@@ -191,6 +199,7 @@ export async function startTenantConsumers(options: StartTenantConsumersOptions)
       // announced during an outage is still picked up.
       ensure: {
         filterSubject,
+        ...(filterSubjects !== undefined ? { filterSubjects } : {}),
         ...(tuning.ackWaitMs !== undefined ? { ackWaitMs: tuning.ackWaitMs } : {}),
         ...(tuning.maxAckPending !== undefined ? { maxAckPending: tuning.maxAckPending } : {}),
       },

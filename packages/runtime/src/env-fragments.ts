@@ -10,6 +10,8 @@ export const natsEnv = {
   ),
   /** How long startup waits for NATS before failing with a DependencyUnreachableError. */
   NATS_CONNECT_TIMEOUT: envDuration('10s').describe('How long startup waits to connect to NATS'),
+  /** A `.creds` file (user JWT + seed) when NATS runs with JWT auth (deploy/nats); unset: no auth. */
+  NATS_CREDS: envString().optional().describe('Path to the NATS user credentials (.creds) file; unset connects without auth'),
 };
 
 export const databaseEnv = {

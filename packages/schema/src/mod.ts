@@ -66,3 +66,4 @@ export {
   type Attempt,
 } from './dlq.ts';
 export { generateJsonSchemas } from './json-schema.ts';
+export { HEADERS, headerValue } from './headers.ts';

@@ -9,6 +9,7 @@ export function serviceEnv(defaultPort: number) {
 export interface BaseServiceConfig {
   NATS_URL: string;
   NATS_CONNECT_TIMEOUT: number;
+  NATS_CREDS?: string | undefined;
   DATABASE_URL: string;
   DATABASE_POOL_MAX: number;
   HTTP_HOST: string;

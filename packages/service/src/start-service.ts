@@ -76,7 +76,7 @@ export async function startService<C extends BaseServiceConfig>(def: ServiceDefi
   shutdown.register('close', 'postgres', () => pool.end());
   await migrateControl(pool);
 
-  const nc = await connectNats({ url: config.NATS_URL, name: `switchyard-${service}`, logger, timeoutMs: config.NATS_CONNECT_TIMEOUT });
+  const nc = await connectNats({ url: config.NATS_URL, name: `switchyard-${service}`, logger, timeoutMs: config.NATS_CONNECT_TIMEOUT, ...(config.NATS_CREDS !== undefined ? { credsFile: config.NATS_CREDS } : {}) });
   shutdown.register('close', 'nats', () => nc.drain());
   const jsm = await nc.jetstreamManager();
   await ensureStreams(jsm);

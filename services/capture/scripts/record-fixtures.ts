@@ -1,7 +1,8 @@
 /**
  * Regenerates test/fixtures/baileys/messages-upsert.json (and the encrypted media blobs beside it)
+ * and test/fixtures/baileys/events.json (every other event kind capture maps, event-cases.ts)
  * from Baileys' own proto classes and media encryption, so the fixtures have exactly the shapes
- * Baileys 7 emits on `messages.upsert`:
+ * Baileys 7 emits:
  *
  *   pnpm --filter @switchyard/capture exec tsx scripts/record-fixtures.ts
  *
@@ -19,16 +20,12 @@ import {
   type WAMessage,
 } from '@whiskeysockets/baileys';
 import { pino } from 'pino';
+import { ANA, BRUNO, buildEventCases, GROUP, T0, type EventCase } from './event-cases.ts';
 
 const OUT_DIR = new URL('../../../test/fixtures/baileys/', import.meta.url);
 const MEDIA_DIR = new URL('media/', OUT_DIR);
 const logger = pino({ level: 'silent' });
 
-// People and chats used across the cases. LIDs and phone numbers are made up.
-const ANA = { lid: '118407353102339@lid', pn: '15551230001@s.whatsapp.net' };
-const BRUNO = { lid: '204710157602887@lid', pn: '15551230002@s.whatsapp.net' };
-const GROUP = '120363025246125486@g.us';
-const T0 = 1_767_225_600; // 2026-01-01T00:00:00Z
 
 // A valid 1x1 PNG, and a tiny PDF, as the plaintext blobs.
 const PNG_1X1 = Buffer.from(
@@ -245,7 +242,7 @@ async function buildCases(): Promise<FixtureCase[]> {
     {
       name: 'skipped-control',
       description:
-        'Messages that produce no event: a revoke (protocolMessage), a stub-only group notice, a key without id',
+        'Messages that produce no event: a disappearing-timer protocolMessage (Baileys reports it as chats.update), a stub-only group notice (reported as group-participants.update), a key without id',
       upsert: {
         type: 'notify',
         messages: [
@@ -260,8 +257,8 @@ async function buildCases(): Promise<FixtureCase[]> {
             messageTimestamp: T0 + 300,
             message: content({
               protocolMessage: {
-                type: proto.Message.ProtocolMessage.Type.REVOKE,
-                key: { remoteJid: ANA.lid, fromMe: false, id: '3EB0A1B2C3D4E5F60001' },
+                type: proto.Message.ProtocolMessage.Type.EPHEMERAL_SETTING,
+                ephemeralExpiration: 604_800,
               },
             }),
           },
@@ -315,3 +312,24 @@ await writeFile(
   `${JSON.stringify(fixture, BufferJSON.replacer, 2)}\n`,
 );
 console.log(`wrote ${cases.length} cases to ${new URL('messages-upsert.json', OUT_DIR).pathname}`);
+
+/** Messages inside event payloads go through `plain` too, for the same reason. */
+function plainPayload(c: EventCase): unknown {
+  if (c.event === 'messages.upsert' || c.event === 'messaging-history.set') {
+    const payload = c.payload as { messages: WAMessage[] };
+    return { ...payload, messages: payload.messages.map(plain) };
+  }
+  return c.payload;
+}
+
+const eventCases = buildEventCases();
+const eventsFixture = {
+  generated_by: 'services/capture/scripts/record-fixtures.ts',
+  baileys_version: '7.0.0-rc14',
+  cases: eventCases.map((c) => ({ ...c, payload: plainPayload(c) })),
+};
+await writeFile(
+  new URL('events.json', OUT_DIR),
+  `${JSON.stringify(eventsFixture, BufferJSON.replacer, 2)}\n`,
+);
+console.log(`wrote ${eventCases.length} cases to ${new URL('events.json', OUT_DIR).pathname}`);

@@ -1,17 +1,31 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { forTenant } from '@switchyard/db';
+import { TENANT_BUCKET } from '@switchyard/nats';
 import type { Logger } from '@switchyard/runtime';
-import { startService, type RunningService } from '@switchyard/service';
+import { isValidInstanceId, isValidTenantId } from '@switchyard/schema';
+import { startService, type RunningService, type ServiceContext } from '@switchyard/service';
 import {
   attachCaptureAdapter,
   type CaptureAdapter,
   type CaptureAdapterOptions,
 } from './baileys-adapter.ts';
 import type { CaptureConfig } from './config.ts';
+import { LEASE_BUCKET, openLeaseBucket } from './lease-bucket.ts';
 import { captureMetrics } from './metrics.ts';
+import { createSessionControl, SESSION_CHANGED_SUBJECT } from './session-control.ts';
+import { serveSessionControl } from './session-control-responder.ts';
+import { createSessionManager, type SessionManager } from './session-manager.ts';
+import { registerSessionRoutes } from './session-routes.ts';
+import { baileysSocketFactory, type SocketFactory } from './socket-factory.ts';
 
 export interface CaptureOptions {
   logger?: Logger;
   tenantBucket?: string;
+  /** Tests: the lease bucket (default `switchyard_capture_leases`). */
+  leaseBucket?: string;
+  /** Tests: sockets around Baileys' own event buffer instead of WhatsApp connections. */
+  socketFactory?: SocketFactory;
 }
 
 /** What a session needs to hand over to start capturing: its Baileys emitter and who it belongs to. */
@@ -21,31 +35,46 @@ export type AttachSessionOptions = Pick<
 >;
 
 export interface CaptureService extends RunningService {
-  /** Starts capturing one session's events onto INGEST; the adapter is drained on shutdown. */
+  /**
+   * Captures an emitter that is not a managed session (tools, tests, the benchmark) onto INGEST;
+   * the adapter is drained on shutdown. Managed sessions attach themselves.
+   */
   attach(session: AttachSessionOptions): CaptureAdapter;
+  /** The sessions this replica runs (tests observe ownership through it). */
+  readonly sessions: SessionManager;
+  readonly replicaId: string;
 }
 
 /**
- * Capture: Baileys sessions → envelope events on INGEST, in order, with a per-instance seq.
+ * Capture: WhatsApp sessions through Baileys → envelope events on INGEST, in order, with a
+ * per-instance seq, through a durable Postgres outbox.
  *
- * It starts with no live sessions. Owning the WhatsApp sockets (auth state storage, QR pairing,
- * reconnects, one socket per instance across replicas) is a later issue; that session manager
- * will call `attach` with each socket's `ev`. Until then `attach` is how tests and tools drive it.
+ * Sessions are declared in each tenant's `wa_sessions` (through `/api/sessions` or the CLI) and
+ * run by whichever replica holds the instance's lease; see session-manager.ts for the ownership
+ * rules and session-runner.ts for one session's lifecycle.
  */
 export async function startCapture(
   config: CaptureConfig,
   options: CaptureOptions = {},
 ): Promise<CaptureService> {
   const adapters = new Set<CaptureAdapter>();
-  let attach: CaptureService['attach'] | undefined;
+  const replicaId = config.CAPTURE_REPLICA_ID ?? defaultReplicaId();
+  let wired: Pick<CaptureService, 'attach' | 'sessions'> | undefined;
 
   const running = await startService({
     service: 'capture',
     config,
-    ...options,
+    openapi: {
+      title: 'Switchyard capture',
+      version: '1.0.0',
+      description: 'WhatsApp sessions: create, connect (QR or pairing code), status, logout, delete',
+    },
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.tenantBucket ? { tenantBucket: options.tenantBucket } : {}),
     async wire(ctx) {
       const metrics = captureMetrics(ctx.registry);
-      attach = (session) => {
+      const sessions = await wireSessions(ctx, config, options, replicaId, metrics);
+      const attach: CaptureService['attach'] = (session) => {
         const adapter = attachCaptureAdapter({
           ...session,
           js: ctx.js,
@@ -58,12 +87,13 @@ export async function startCapture(
         adapters.add(adapter);
         return adapter;
       };
-      ctx.onShutdown('stop-intake', 'baileys sessions', async () => {
+      wired = { attach, sessions };
+      ctx.onShutdown('stop-intake', 'baileys emitters', async () => {
         for (const adapter of adapters) adapter.detach();
       });
-      // Publish what was captured while NATS and Postgres are still open; the close phase runs
-      // its steps in parallel, so this cannot wait until then. Half the shutdown budget is kept
-      // for closing connections; what is left unpublished is logged (the outbox will keep it).
+      // Captured events are in the outbox already or reach it within the publisher's close
+      // grace; publishing what is left can wait for whoever runs the instance next. Half the
+      // shutdown budget is spent relaying while NATS is still open.
       ctx.onShutdown('drain', 'ingest publishers', async () => {
         const all = [...adapters];
         await Promise.race([
@@ -74,8 +104,87 @@ export async function startCapture(
       });
     },
   });
-  if (attach === undefined) throw new Error('capture wiring did not run');
-  return { ...running, attach };
+  if (wired === undefined) throw new Error('capture wiring did not run');
+  return { ...running, ...wired, replicaId };
+}
+
+async function wireSessions(
+  ctx: ServiceContext,
+  config: CaptureConfig,
+  options: CaptureOptions,
+  replicaId: string,
+  metrics: ReturnType<typeof captureMetrics>,
+): Promise<SessionManager> {
+  const leases = await openLeaseBucket(ctx.js, {
+    bucket: options.leaseBucket ?? LEASE_BUCKET,
+    ttlMs: config.CAPTURE_LEASE_TTL,
+  });
+  // Sessions run for the tenants in the registry (what `tenant create` announces), the same
+  // source every service's consumers follow.
+  const tenantKv = await ctx.js.views.kv(options.tenantBucket ?? TENANT_BUCKET, { history: 1 });
+  const tenants = async (): Promise<string[]> => {
+    const out: string[] = [];
+    for await (const key of await tenantKv.keys()) if (isValidTenantId(key)) out.push(key);
+    return out;
+  };
+  const sessions = createSessionManager({
+    js: ctx.js,
+    pool: ctx.pool,
+    logger: ctx.logger,
+    metrics,
+    leases,
+    replicaId,
+    tenants,
+    socketFactory: options.socketFactory ?? baileysSocketFactory,
+    leaseTtlMs: config.CAPTURE_LEASE_TTL,
+    claimIntervalMs: config.CAPTURE_CLAIM_INTERVAL,
+    rebalanceIntervalMs: config.CAPTURE_REBALANCE_INTERVAL,
+    reconnect: { initialMs: config.CAPTURE_RECONNECT_INITIAL, maxMs: config.CAPTURE_RECONNECT_MAX },
+    publishTimeoutMs: config.CAPTURE_PUBLISH_TIMEOUT,
+    publishBackoff: { initialMs: config.CAPTURE_RETRY_INITIAL, maxMs: config.CAPTURE_RETRY_MAX },
+  });
+
+  // A change made through any replica reaches the owner at once; the claim loop is the fallback.
+  const encoder = new TextEncoder();
+  const announce = (tenant: string, instance: string): void =>
+    ctx.nc.publish(SESSION_CHANGED_SUBJECT, encoder.encode(JSON.stringify({ tenant, instance })));
+  const changes = ctx.nc.subscribe(SESSION_CHANGED_SUBJECT, {
+    callback: (err, msg) => {
+      if (err) return;
+      const change = readChange(msg.data);
+      if (change) sessions.poke(change.tenant, change.instance);
+    },
+  });
+  const control = createSessionControl(ctx.pool, announce);
+  registerSessionRoutes(ctx.http, control);
+  const controlSub = serveSessionControl(ctx.nc, control, ctx.logger);
+
+  ctx.onShutdown('stop-intake', 'whatsapp sessions', async () => {
+    changes.unsubscribe();
+    controlSub.unsubscribe();
+    await sessions.stop();
+  });
+  sessions.start();
+  return sessions;
+}
+
+function readChange(data: Uint8Array): { tenant: string; instance: string } | undefined {
+  try {
+    const value: unknown = JSON.parse(new TextDecoder().decode(data));
+    if (typeof value !== 'object' || value === null) return undefined;
+    const { tenant, instance } = value as Record<string, unknown>;
+    if (typeof tenant !== 'string' || typeof instance !== 'string') return undefined;
+    if (!isValidTenantId(tenant) || !isValidInstanceId(instance)) return undefined;
+    return { tenant, instance };
+  } catch {
+    return undefined;
+  }
+}
+
+function defaultReplicaId(): string {
+  // KV keys allow [-/_=.a-zA-Z0-9]; host names may hold other characters.
+  const host = hostname().replace(/[^a-zA-Z0-9_-]/g, '-').slice(0, 40);
+  return `${host}-${randomBytes(3).toString('hex')}`;
 }
 
 function delay(ms: number): Promise<void> {

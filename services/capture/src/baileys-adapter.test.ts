@@ -13,6 +13,7 @@ import {
   type TestTenant,
 } from '@switchyard/testing';
 import { attachCaptureAdapter, type CaptureAdapter } from './baileys-adapter.ts';
+import { emitFixture, eventPayload, loadEventFixtures } from './event-fixtures.ts';
 import { captureMetrics } from './metrics.ts';
 import { lastSeq } from './sequence.ts';
 import { fixture, loadUpsertFixtures, readStream, silentLogger } from './test-support.ts';
@@ -231,6 +232,94 @@ describe('attachCaptureAdapter', () => {
     });
     expect(stored[4]).toMatchObject({ data: { reason: 'loggedOut: Intentional Logout' } });
     expect(stored.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('lands every Baileys event kind on INGEST in emit order, one event per occurrence', async () => {
+    const ev = makeEventBuffer(silentLogger);
+    const { adapter, registry } = attach(ev, { self: () => ({ jid: '15559990000@s.whatsapp.net' }) });
+    for (const fixture of loadEventFixtures()) emitFixture(ev, fixture);
+    await adapter.idle();
+
+    const stored = await ingested();
+    // The second report of a revoke, an edit and a reaction is the same event: not stored twice.
+    expect(stored.map((s) => s.event.type)).toEqual([
+      'message.deleted', // revoke-upsert (revoke-update: same id)
+      'message.edited', // edit-upsert (edit-update: same id)
+      'message.reaction', // reaction-upsert
+      'message.reaction', // reactions: the removal (the 👍 is the upserted one)
+      'message.delivered', 'message.read', 'message.played',
+      'message.delivered', 'message.delivered', 'message.read', // group receipts
+      'message.deleted', 'message.deleted', // for me; chat cleared
+      'presence.updated', 'presence.updated', 'presence.updated',
+      'chat.upserted', 'chat.upserted',
+      'chat.updated', 'chat.updated', 'chat.updated', 'chat.updated',
+      'chat.deleted',
+      'contact.upserted', 'contact.upserted', 'contact.updated', 'contact.updated',
+      'group.upserted', 'group.updated',
+      'group.participants_added', 'group.participants_removed', 'group.participants_promoted',
+      'group.participants_demoted', 'group.participants_modified', 'group.join_requested',
+      'call.offered', 'call.accepted', 'call.rejected', 'call.timeout', 'call.terminated',
+      'label.edited', 'label.associated', 'label.dissociated',
+      'blocklist.set', 'blocklist.updated', 'lid.mapped',
+      'history.chats', 'history.contacts', 'history.messages',
+    ]);
+    expect(stored.map((s) => s.event.seq)).toEqual(stored.map((_, i) => i + 1));
+    for (const { subject, msgId, event } of stored) {
+      expect(subject).toBe(ingestSubject(tenant.tenant, INSTANCE, event.type));
+      expect(msgId).toBe(event.id);
+      expect(event).toMatchObject({ tenant: tenant.tenant, instance: INSTANCE, source: 'baileys' });
+    }
+    const skipped = (await registry.getMetricsAsJSON()).find(
+      (m) => m.name === 'capture_messages_skipped_total',
+    );
+    expect(Object.fromEntries(skipped?.values.map((v) => [v.labels['reason'], v.value]) ?? [])).toEqual({
+      duplicate: 3,
+      update_other: 1,
+      call_signal: 1,
+      stub: 1, // the group-creation stub inside the history chunk
+    });
+  });
+
+  it('maps a buffered flush that consolidates several kinds, including what Baileys folded into a message', async () => {
+    const ev = makeEventBuffer(silentLogger);
+    const { adapter } = attach(ev);
+    const message = fixture('text-received-lid').upsert;
+    const key = message.messages[0]!.key;
+    ev.buffer();
+    ev.emit('contacts.update', eventPayload('contacts-update', 'contacts.update'));
+    ev.emit('messages.upsert', message);
+    // Arriving in the same flush as their message, Baileys merges these into it.
+    ev.emit('messages.update', [{ key, update: { status: 4 } }]);
+    ev.emit('messages.reaction', [
+      {
+        key,
+        reaction: { key: { remoteJid: key.remoteJid, fromMe: true, id: '3EB0REACT00000000001' }, text: '❤️' },
+      },
+    ]);
+    ev.emit('chats.upsert', eventPayload('chats-upsert', 'chats.upsert'));
+    ev.emit('messaging-history.set', eventPayload('history-set', 'messaging-history.set'));
+    ev.emit('groups.update', eventPayload('groups-update', 'groups.update'));
+    ev.flush();
+    await adapter.idle();
+
+    const stored = (await ingested()).map((s) => s.event);
+    // Baileys' consolidation order: history, chats, messages, contacts, groups.
+    expect(stored.map((e) => e.type)).toEqual([
+      'history.chats',
+      'history.contacts',
+      'history.messages',
+      'chat.upserted',
+      'chat.upserted',
+      'message.received',
+      'message.read',
+      'message.reaction',
+      'contact.updated',
+      'contact.updated',
+      'group.updated',
+    ]);
+    expect(stored[6]).toMatchObject({ data: { message_id: key.id, from_me: false } });
+    expect(stored[7]).toMatchObject({ data: { message_id: key.id, text: '❤️', from_me: true } });
+    expect(stored.map((e) => e.seq)).toEqual(stored.map((_, i) => i + 1));
   });
 
   it('keeps events while NATS is down and publishes them, in order, once it is back', async () => {

@@ -7,7 +7,8 @@ import type { BackoffOptions } from './backoff.ts';
 import type { SelfIdentity, UnsequencedEvent } from './captured-event.ts';
 import { createConnectionMapper } from './connection-mapper.ts';
 import { createIngestPublisher } from './ingest-publisher.ts';
-import { mapMessage } from './message-mapper.ts';
+import { createBatchMapper } from './mappers/batch-mapper.ts';
+import type { MapSink } from './mappers/map-context.ts';
 import type { CaptureMetrics } from './metrics.ts';
 import { createRecentIds } from './recent-ids.ts';
 
@@ -33,6 +34,11 @@ export interface CaptureAdapterOptions {
   publishTimeoutMs?: number;
   backoff?: BackoffOptions;
   maxPayloadBytes?: number;
+  /**
+   * Largest JSON of one history batch event's items; a history chunk is cut into parts of this
+   * size. Default: half of `maxPayloadBytes` (512 KiB).
+   */
+  historyPartBytes?: number;
 }
 
 export interface CaptureAdapter {
@@ -49,7 +55,8 @@ export interface CaptureAdapter {
 }
 
 /**
- * Turns one WhatsApp session's Baileys events into envelope events on INGEST. It subscribes with
+ * Turns one WhatsApp session's Baileys events into envelope events on INGEST (every event kind
+ * mappers/batch-mapper.ts lists, plus `connection.update`). It subscribes with
  * `ev.process`, the batched API: Baileys consolidates buffered events (history sync, offline
  * catch-up) into one map per flush, so a batch is handled in one go and numbered with a single
  * seq allocation. The handler is synchronous — map, enqueue, return — because the emitter does
@@ -81,44 +88,38 @@ export function attachCaptureAdapter(options: CaptureAdapterOptions): CaptureAda
     ...(options.willReconnect ? { willReconnect: options.willReconnect } : {}),
   });
 
+  const mapBatch = createBatchMapper({
+    tenant,
+    instance,
+    self: options.self,
+    historyPartBytes:
+      options.historyPartBytes ??
+      (options.maxPayloadBytes !== undefined ? Math.floor(options.maxPayloadBytes / 2) : undefined),
+  });
   const recentIds = createRecentIds();
 
-  function mapUpsert(
-    upsert: BaileysEventMap['messages.upsert'],
-    capturedAt: Date,
-  ): UnsequencedEvent[] {
-    const self = options.self?.();
-    const events: UnsequencedEvent[] = [];
-    for (const message of upsert.messages) {
-      let result: ReturnType<typeof mapMessage>;
-      try {
-        result = mapMessage(message, {
-          tenant,
-          instance,
-          upsertKind: upsert.type,
-          capturedAt,
-          self,
-        });
-      } catch (err) {
-        // One malformed message must not cost the rest of the batch.
-        metrics.skipped.inc({ tenant, instance, reason: 'error' });
-        log.error({ err, message_id: message.key?.id }, 'failed to map a message');
-        continue;
-      }
-      if (result.ok && !recentIds.remember(result.event.id)) {
+  /** Collects one batch's events; a deterministic id seen moments ago is a Baileys repeat. */
+  function sinkInto(events: UnsequencedEvent[]): MapSink {
+    return {
+      emit(event) {
+        if (recentIds.remember(event.id)) {
+          events.push(event);
+          return;
+        }
         metrics.skipped.inc({ tenant, instance, reason: 'duplicate' });
-        log.debug({ event_id: result.event.id }, 'message already captured');
-      } else if (result.ok) {
-        events.push(result.event);
-      } else {
-        metrics.skipped.inc({ tenant, instance, reason: result.reason });
-        log.debug(
-          { reason: result.reason, detail: result.detail, message_id: message.key?.id },
-          'message skipped',
-        );
-      }
-    }
-    return events;
+        log.debug({ event_id: event.id, type: event.type }, 'event already captured');
+      },
+      skip(reason, detail) {
+        metrics.skipped.inc({ tenant, instance, reason });
+        log.debug({ reason, detail }, 'Baileys payload skipped');
+      },
+      fail(err, what) {
+        // One malformed item must not cost the rest of the batch; the item is not logged
+        // because it may hold message bodies.
+        metrics.skipped.inc({ tenant, instance, reason: 'error' });
+        log.error({ err, what }, 'failed to map a Baileys payload');
+      },
+    };
   }
 
   function handle(batch: Partial<BaileysEventMap>): void {
@@ -127,8 +128,7 @@ export function attachCaptureAdapter(options: CaptureAdapterOptions): CaptureAda
     // Connection changes first: a flush that carries both reports the session state the messages arrived under.
     const connection = batch['connection.update'];
     if (connection) events.push(...mapConnection(connection, capturedAt));
-    const upsert = batch['messages.upsert'];
-    if (upsert) events.push(...mapUpsert(upsert, capturedAt));
+    mapBatch(batch, capturedAt, sinkInto(events));
     publisher.enqueue(events);
   }
 

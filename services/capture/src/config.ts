@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { envDuration, loadConfig } from '@switchyard/runtime';
+import { envDuration, envString, loadConfig } from '@switchyard/runtime';
 import { serviceEnv } from '@switchyard/service';
 
 export const captureConfigSchema = z
@@ -13,6 +13,30 @@ export const captureConfigSchema = z
     ),
     /** Ceiling of the retry backoff; failed publishes keep retrying at this pace, never dropped. */
     CAPTURE_RETRY_MAX: envDuration('5s').describe('Longest backoff between INGEST publish retries'),
+    /** A session's first reconnect delay after an unexpected close; doubles per failed attempt, with jitter. */
+    CAPTURE_RECONNECT_INITIAL: envDuration('1s').describe(
+      'First WhatsApp reconnect backoff after an unexpected close',
+    ),
+    /** Ceiling of the reconnect backoff, so thousands of flapping sessions never storm WhatsApp. */
+    CAPTURE_RECONNECT_MAX: envDuration('60s').describe('Longest WhatsApp reconnect backoff'),
+    /**
+     * Lifetime of an instance lease (and replica heartbeat) in NATS KV. A dead replica's instances
+     * are taken over within about this plus CAPTURE_CLAIM_INTERVAL; renewals go out every quarter
+     * of it and a socket is closed when no renewal succeeded for half of it.
+     */
+    CAPTURE_LEASE_TTL: envDuration('10s').describe(
+      'Instance lease TTL; failover takes about this plus the claim interval',
+    ),
+    /** How often a replica looks for unowned instances (and re-reads the sessions to run). */
+    CAPTURE_CLAIM_INTERVAL: envDuration('2s').describe('How often unowned instances are claimed'),
+    /** While a replica holds more than its fair share, it hands over one instance per this interval. */
+    CAPTURE_REBALANCE_INTERVAL: envDuration('10s').describe(
+      'At most one instance handed over per interval when above the fair share',
+    ),
+    /** This replica's id in leases and heartbeats; defaults to the host name plus a random suffix. */
+    CAPTURE_REPLICA_ID: envString()
+      .optional()
+      .describe('Replica id for leases (default: hostname and a random suffix)'),
   })
   .superRefine((config, ctx) => {
     if (config.CAPTURE_RETRY_INITIAL > config.CAPTURE_RETRY_MAX) {
@@ -20,6 +44,31 @@ export const captureConfigSchema = z
         code: 'custom',
         path: ['CAPTURE_RETRY_INITIAL'],
         message: 'must not exceed CAPTURE_RETRY_MAX',
+      });
+    }
+    if (config.CAPTURE_RECONNECT_INITIAL > config.CAPTURE_RECONNECT_MAX) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CAPTURE_RECONNECT_INITIAL'],
+        message: 'must not exceed CAPTURE_RECONNECT_MAX',
+      });
+    }
+    // Renewals every TTL/4 and the half-TTL watchdog need room, and NATS KV counts max_age in whole seconds.
+    if (config.CAPTURE_LEASE_TTL < 2_000) {
+      ctx.addIssue({ code: 'custom', path: ['CAPTURE_LEASE_TTL'], message: 'must be at least 2s' });
+    }
+    if (config.CAPTURE_REPLICA_ID !== undefined && !/^[a-zA-Z0-9_-]{1,64}$/.test(config.CAPTURE_REPLICA_ID)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CAPTURE_REPLICA_ID'],
+        message: 'must be 1-64 letters, digits, _ or - (it is part of a NATS KV key)',
+      });
+    }
+    if (config.CAPTURE_CLAIM_INTERVAL >= config.CAPTURE_LEASE_TTL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CAPTURE_CLAIM_INTERVAL'],
+        message: 'must be shorter than CAPTURE_LEASE_TTL',
       });
     }
   });

@@ -137,7 +137,7 @@ function senderOf(
   return splitAddress(remoteJid, message.key.remoteJidAlt);
 }
 
-function textOf(content: proto.IMessage): string | undefined {
+export function textOf(content: proto.IMessage): string | undefined {
   return (
     readString(content.conversation) ??
     readString(content.extendedTextMessage?.text) ??

@@ -1,19 +1,68 @@
 import { Counter, Gauge } from 'prom-client';
 import type { Registry } from '@switchyard/runtime';
+import { sessionMetrics, type SessionMetrics } from './session-metrics.ts';
 
 export interface CaptureMetrics {
   /** Events acknowledged by INGEST (a duplicate ack counts too: the event is there). */
   captured: Counter<'tenant' | 'instance' | 'type'>;
   publishFailures: Counter<'tenant' | 'instance'>;
   seqFailures: Counter<'tenant' | 'instance'>;
-  /** Captured but not yet acknowledged by INGEST; lost on a crash until the durable outbox lands. */
+  /** Captured but not yet acknowledged by INGEST (staged in memory or waiting in the outbox). */
   pending: Gauge<'tenant' | 'instance'>;
   skipped: Counter<'tenant' | 'instance' | 'reason'>;
   rawDropped: Counter<'tenant' | 'instance'>;
+  /** Reports an instance's outbox on every scrape until the returned function is called. */
+  trackOutbox(source: OutboxSource): () => void;
+  /** Session lifecycle, for the session manager (see session-metrics.ts). */
+  sessions: SessionMetrics;
+}
+
+/** What an ingest publisher knows about its instance's outbox. */
+export interface OutboxSource {
+  tenant: string;
+  instance: string;
+  size(): number;
+  /** Epoch ms the oldest waiting entry was stored; undefined when empty. */
+  oldestAt(): number | undefined;
 }
 
 export function captureMetrics(registry: Registry): CaptureMetrics {
+  const outboxes = new Set<OutboxSource>();
+  // Collected at scrape time: the oldest entry's age grows while nothing changes, so a value
+  // set on writes would go stale exactly when the relay is stuck.
+  const outboxSize: Gauge<'tenant' | 'instance'> = new Gauge({
+    name: 'capture_outbox_size',
+    help: 'Events in the durable Postgres outbox waiting for an INGEST acknowledgement',
+    labelNames: ['tenant', 'instance'],
+    registers: [registry],
+    collect() {
+      outboxSize.reset();
+      for (const o of outboxes) outboxSize.set({ tenant: o.tenant, instance: o.instance }, o.size());
+    },
+  });
+  const outboxAge: Gauge<'tenant' | 'instance'> = new Gauge({
+    name: 'capture_outbox_oldest_age_seconds',
+    help: 'Age of the oldest event waiting in the durable outbox (0 when empty)',
+    labelNames: ['tenant', 'instance'],
+    registers: [registry],
+    collect() {
+      outboxAge.reset();
+      const now = Date.now();
+      for (const o of outboxes) {
+        const oldest = o.oldestAt();
+        outboxAge.set(
+          { tenant: o.tenant, instance: o.instance },
+          oldest === undefined ? 0 : Math.max(0, (now - oldest) / 1000),
+        );
+      }
+    },
+  });
   return {
+    trackOutbox(source) {
+      outboxes.add(source);
+      return () => outboxes.delete(source);
+    },
+    sessions: sessionMetrics(registry),
     captured: new Counter({
       name: 'events_captured_total',
       help: 'Events captured from Baileys and acknowledged by INGEST',
@@ -28,7 +77,7 @@ export function captureMetrics(registry: Registry): CaptureMetrics {
     }),
     seqFailures: new Counter({
       name: 'capture_seq_allocation_failures_total',
-      help: 'Failed per-instance seq allocations in Postgres (each is retried with backoff)',
+      help: 'Failed outbox writes, reads and deletes in Postgres (each is retried with backoff)',
       labelNames: ['tenant', 'instance'],
       registers: [registry],
     }),

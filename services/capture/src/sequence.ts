@@ -7,13 +7,22 @@ export interface SeqRange {
 }
 
 /**
+ * The allocation upsert, `$1` = instance, `$2` = count, ending in `RETURNING last_seq` so callers
+ * can cast or alias it. The outbox embeds it in the statement that stores the events, making
+ * "numbered" and "stored" one atomic step.
+ */
+export const ALLOCATE_SEQ_SQL = `INSERT INTO :SCHEMA.instance_sequences AS s (instance, last_seq) VALUES ($1, $2)
+     ON CONFLICT (instance) DO UPDATE SET last_seq = s.last_seq + EXCLUDED.last_seq
+     RETURNING last_seq`;
+
+/**
  * Reserves `count` consecutive `seq` values for `instance` in one statement. The upsert's row lock
  * serialises concurrent allocators (another replica, a restarted process), so ranges never overlap
  * and each starts right after the previous one: monotonic, no reuse, and no gap unless events that
  * took a range are then lost — which persistence's gap counter exists to report.
  *
- * Takes a queryable rather than a pool so the durable outbox (a later issue) can allocate inside
- * the same transaction that stores the events, making "numbered" and "stored" one atomic step.
+ * Captured events take their seq in `storeInOutbox` (same upsert, one statement with the insert);
+ * this standalone form serves tools and tests.
  */
 export async function allocateSeq(
   db: TenantQueryable,
@@ -23,9 +32,7 @@ export async function allocateSeq(
   if (!Number.isInteger(count) || count < 1)
     throw new RangeError(`cannot allocate ${count} sequence numbers`);
   const result = await db.query<{ last_seq: string }>(
-    `INSERT INTO :SCHEMA.instance_sequences AS s (instance, last_seq) VALUES ($1, $2)
-     ON CONFLICT (instance) DO UPDATE SET last_seq = s.last_seq + EXCLUDED.last_seq
-     RETURNING last_seq::text AS last_seq`,
+    `${ALLOCATE_SEQ_SQL}::text AS last_seq`,
     [instance, count],
   );
   const last = Number(result.rows[0]?.last_seq);

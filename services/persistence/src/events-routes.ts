@@ -1,14 +1,50 @@
 import { z } from 'zod';
 import type { Pool } from '@switchyard/db';
 import { errorResponseSchema, HttpError, ok, successResponse, tenantOf, type HttpServer } from '@switchyard/http';
-import { EVENT_TYPES, eventIdSchema, instanceIdSchema } from '@switchyard/schema';
-import { classifyPostgresFailure } from './postgres-failure.ts';
-import { findEvent, listEvents } from './query-events.ts';
+import { eventIdSchema, instanceIdSchema } from '@switchyard/schema';
+import { decodeCursor, encodeCursor, listEvents, findEvent, type EventFilters } from './query-events.ts';
 import { storedEventSchema } from './stored-event.ts';
+import { withTenantSchema } from './tenant-schema.ts';
+import { expandTypeFilter } from './type-filter.ts';
 
 // Operator keys name their tenant with X-Switchyard-Tenant or ?tenant=; declared so validation keeps it.
-const tenantQuery = { tenant: z.string().optional().describe('Operator keys only: the tenant to act for (or X-Switchyard-Tenant)') };
-const errors = { 400: errorResponseSchema, 401: errorResponseSchema, 403: errorResponseSchema, 404: errorResponseSchema };
+export const tenantQuery = { tenant: z.string().optional().describe('Operator keys only: the tenant to act for (or X-Switchyard-Tenant)') };
+export const errors = { 400: errorResponseSchema, 401: errorResponseSchema, 403: errorResponseSchema, 404: errorResponseSchema };
+
+const rfc3339 = z.iso.datetime({ offset: true });
+
+/** The filters GET /api/events and POST /api/events/replay share. */
+export const eventFilterFields = {
+  instance: instanceIdSchema.optional().describe('Only events of this WhatsApp instance'),
+  type: z
+    .string()
+    .max(1000)
+    .optional()
+    .describe('Only events of this type; also a glob (`message.*`) or a comma-separated list'),
+  since: rfc3339.optional().describe('Only events that occurred at or after this time (RFC 3339)'),
+  until: rfc3339.optional().describe('Only events that occurred at or before this time (RFC 3339)'),
+};
+
+export interface EventFilterInput {
+  instance?: string | undefined;
+  type?: string | undefined;
+  since?: string | undefined;
+  until?: string | undefined;
+}
+
+/** Checks what the schema cannot express and turns the API's filters into query filters. */
+export function toEventFilters(input: EventFilterInput): EventFilters {
+  let types: string[] | undefined;
+  if (input.type !== undefined) {
+    const expanded = expandTypeFilter(input.type);
+    if (expanded === null) throw new HttpError(400, 'VALIDATION_FAILED', `type: ${JSON.stringify(input.type)} matches no known event type`);
+    types = expanded;
+  }
+  if (input.since !== undefined && input.until !== undefined && Date.parse(input.since) > Date.parse(input.until)) {
+    throw new HttpError(400, 'INVALID_TIME_RANGE', 'since must not be after until');
+  }
+  return { instance: input.instance, types, since: input.since, until: input.until };
+}
 
 /**
  * The read side of persistence. The tenant is always the key's own (or the one an operator
@@ -24,7 +60,7 @@ export function registerEventRoutes(http: HttpServer, pool: Pool): void {
         summary: 'Get one persisted event by id',
         tags: ['events'],
         params: z.object({ id: eventIdSchema }),
-        querystring: z.object(tenantQuery),
+        querystring: z.strictObject(tenantQuery),
         response: { 200: successResponse(storedEventSchema), ...errors },
       },
     },
@@ -42,36 +78,37 @@ export function registerEventRoutes(http: HttpServer, pool: Pool): void {
       config: { auth: 'read' },
       schema: {
         summary: 'List persisted events, newest first by occurred_at',
+        description:
+          'Page with `cursor` (the `next_cursor` of the previous page; stable while events arrive) or `offset`. Unknown parameters are refused.',
         tags: ['events'],
-        querystring: z.object({
+        querystring: z.strictObject({
           ...tenantQuery,
-          instance: instanceIdSchema.optional().describe('Only events of this WhatsApp instance'),
-          type: z.enum(EVENT_TYPES).optional().describe('Only events of this type'),
+          ...eventFilterFields,
           limit: z.coerce.number().int().min(1).max(1000).default(100).describe('At most this many events (1-1000)'),
+          cursor: z.string().max(2000).optional().describe('Opaque: the next_cursor of the previous page'),
+          offset: z.coerce.number().int().min(0).max(100_000).optional().describe('Skip this many events (cursor is cheaper)'),
         }),
         response: {
-          200: successResponse(z.object({ events: z.array(storedEventSchema), limit: z.number().int() })),
+          200: successResponse(
+            z.object({
+              events: z.array(storedEventSchema),
+              limit: z.number().int(),
+              next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page'),
+            }),
+          ),
           ...errors,
         },
       },
     },
     async (request) => {
       const tenant = tenantOf(request);
-      const { instance, type, limit } = request.query;
-      const events = await withTenantSchema(tenant, () => listEvents(pool, tenant, { instance, type, limit }));
-      return ok({ events, limit });
+      const { limit, cursor: cursorText, offset, ...filterInput } = request.query;
+      const filters = toEventFilters(filterInput);
+      const cursor = cursorText === undefined ? undefined : decodeCursor(cursorText);
+      if (cursor === null) throw new HttpError(400, 'INVALID_CURSOR', 'cursor is not one this API handed out');
+      if (cursor !== undefined && offset !== undefined) throw new HttpError(400, 'VALIDATION_FAILED', 'use cursor or offset, not both');
+      const page = await withTenantSchema(tenant, () => listEvents(pool, tenant, { ...filters, limit, cursor, offset }));
+      return ok({ events: page.events, limit, next_cursor: page.next === null ? null : encodeCursor(page.next) });
     },
   );
-}
-
-/** An operator naming a tenant that has no schema gets 404, not a 500. */
-async function withTenantSchema<T>(tenant: string, query: () => Promise<T>): Promise<T> {
-  try {
-    return await query();
-  } catch (err) {
-    if (classifyPostgresFailure(err) === 'tenant-missing') {
-      throw new HttpError(404, 'TENANT_NOT_FOUND', `tenant ${tenant} is not provisioned`, { cause: err });
-    }
-    throw err;
-  }
 }

@@ -1,5 +1,6 @@
 // Shared by this service's tests only: the real service against a private NATS and the test database.
 import type { RunningService } from '@switchyard/service';
+import { validateEnvelope, type EventEnvelope } from '@switchyard/schema';
 import { randomName, startServiceHarness, type ServiceHarness } from '@switchyard/testing';
 import { startPersistence } from './app.ts';
 import { loadPersistenceConfig } from './config.ts';
@@ -44,3 +45,23 @@ export function messageReceived(tenant: string, overrides: Record<string, unknow
 }
 
 export const encodeJson = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value));
+
+/** A validated envelope of any type, for tests that call the store directly. */
+export function envelope(tenant: string, type: string, data: Record<string, unknown>, overrides: Record<string, unknown> = {}): EventEnvelope {
+  counter += 1;
+  const parsed = validateEnvelope({
+    id: `evt-${randomName('e')}`,
+    tenant,
+    instance: 'phone-1',
+    type,
+    schema_version: 1,
+    occurred_at: new Date(Date.UTC(2026, 0, 1, 10, 0, counter)).toISOString(),
+    captured_at: new Date(Date.UTC(2026, 0, 1, 10, 0, counter, 100)).toISOString(),
+    seq: counter,
+    source: 'baileys',
+    data,
+    ...overrides,
+  });
+  if (!parsed.ok) throw new Error(`test envelope invalid: ${parsed.message}`);
+  return parsed.event;
+}

@@ -4,6 +4,7 @@ import type { Registry } from '@switchyard/runtime';
 export interface RouterMetrics {
   routed: Counter<'tenant' | 'type' | 'duplicate'>;
   rejected: Counter<'tenant' | 'reason'>;
+  gaps: Counter<'tenant'>;
 }
 
 export function routerMetrics(registry: Registry): RouterMetrics {
@@ -16,8 +17,15 @@ export function routerMetrics(registry: Registry): RouterMetrics {
     }),
     rejected: new Counter({
       name: 'router_events_rejected_total',
-      help: 'INGEST messages dead-lettered as bad input, by reason',
+      help: 'INGEST messages dead-lettered as bad input, by reason (tenant _system: subject had no valid tenant)',
       labelNames: ['tenant', 'reason'],
+      registers: [registry],
+    }),
+    // The instance is in the log line, not a label: instances are unbounded, tenants are not.
+    gaps: new Counter({
+      name: 'event_sequence_gaps_total',
+      help: 'Times an instance seq skipped ahead on its way to EVENTS (missing events; see the router log for the instance)',
+      labelNames: ['tenant'],
       registers: [registry],
     }),
   };

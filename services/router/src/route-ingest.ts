@@ -3,12 +3,15 @@ import { ack, deadLetter, publishEvent, type Handler, type InboundMessage, type 
 import type { Logger } from '@switchyard/runtime';
 import { encodeEnvelope, eventsSubject, isSubjectParseError, parseEnvelope, parseSubject } from '@switchyard/schema';
 import type { RouterMetrics } from './metrics.ts';
+import type { SequenceGapTracker } from './sequence-gaps.ts';
 
 export interface RouteIngestDeps {
   js: JetStreamClient;
   logger: Logger;
   metrics: RouterMetrics;
   maxPayloadBytes: number;
+  /** Detects gaps in each instance's seq before its event reaches EVENTS. */
+  gaps?: SequenceGapTracker;
 }
 
 /**
@@ -35,11 +38,13 @@ export function routeIngest(deps: RouteIngestDeps): Handler {
       return reject(deps, msg, 'SCHEMA_INVALID', `event ${event.instance}/${event.type} does not match subject ${msg.subject}`);
     }
 
+    if (event.seq !== undefined) await deps.gaps?.check(event.tenant, event.instance, event.seq);
     // Re-encoding normalises the event (unknown keys stripped, canonical field order); the event
     // id is the Nats-Msg-Id, so a redelivered INGEST message is deduplicated by EVENTS.
     const result = await publishEvent(deps.js, eventsSubject(event.tenant, event.instance, event.type), encodeEnvelope(event), {
       msgId: event.id,
     });
+    if (event.seq !== undefined) deps.gaps?.routed(event.tenant, event.instance, event.seq);
     deps.metrics.routed.inc({ tenant: event.tenant, type: event.type, duplicate: String(result.duplicate) });
     return ack();
   };
@@ -59,6 +64,8 @@ function reject(
   error: string,
 ): Outcome {
   deps.metrics.rejected.inc({ tenant: msg.tenant, reason });
-  deps.logger.warn({ tenant: msg.tenant, subject: msg.subject, reason, error }, 'ingest event rejected');
+  // Debug only: the consume loop logs every dead-letter at warn already, and a poison flood
+  // must not double the log volume (and CPU) the other tenants share.
+  deps.logger.debug({ tenant: msg.tenant, subject: msg.subject, reason, error }, 'ingest event rejected');
   return deadLetter(reason, error);
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@switchyard/runtime';
 import { loadWebhookDispatchConfig, webhookMaxDeliver } from './config.ts';
-import { retryDelay } from './dispatch-event.ts';
+import { retryDelay } from './retry-policy.ts';
 
 describe('webhook-dispatch config', () => {
   it('defaults to the documented schedule, a 5 s endpoint cache and port 8085', () => {

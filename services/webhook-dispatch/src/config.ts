@@ -1,25 +1,55 @@
 import { z } from 'zod';
-import { envDuration, envDurationList, loadConfig } from '@switchyard/runtime';
+import { envBool, envDuration, envDurationList, envInt, envValue, loadConfig } from '@switchyard/runtime';
 import { serviceEnv } from '@switchyard/service';
+import { parseAllowList, type AllowList } from './ssrf-guard.ts';
+
+const allowList = envValue<AllowList>((raw) => {
+  try {
+    return parseAllowList(raw);
+  } catch {
+    return undefined;
+  }
+}, 'expected comma-separated host names, IPs or CIDRs (e.g. 127.0.0.1,10.0.0.0/8,hooks.internal)', '');
 
 export const webhookDispatchConfigSchema = z
   .object({
     ...serviceEnv(8085),
-    /** Endpoints are re-read at most this often per tenant; an edit takes up to this long to apply. */
+    /** Endpoints are re-read at most this often per tenant; an edit made elsewhere (CLI) takes up to this long to apply. */
     WEBHOOK_ENDPOINT_CACHE_TTL: envDuration('5s').describe('How long a tenant\'s endpoint list is cached (0s disables the cache)'),
-    /** The n-th entry is the wait after the n-th failed delivery; one more delivery follows the last. */
+    /** The n-th entry is the wait after the n-th failed attempt; one more attempt follows the last. */
     WEBHOOK_RETRY_DELAYS: envDurationList('0s,10s,30s,2m,5m,15m').describe(
-      'Waits between delivery attempts of an event; after the last one it is dead-lettered',
+      'Default retry schedule of an endpoint (waits between attempts); after the last attempt the delivery is dead-lettered',
     ),
+    /** Hosts, IPs or CIDRs that endpoints may reach although they are private, loopback or link-local. */
+    WEBHOOK_ALLOWED_HOSTS: allowList.describe(
+      'SSRF allow-list: comma-separated host names, IPs or CIDRs endpoints may use despite being private/loopback/link-local (empty: public addresses only)',
+    ),
+    /** A hanging receiver holds only its own slots; this bounds what one endpoint asks of it. */
+    WEBHOOK_ENDPOINT_CONCURRENCY: envInt({ min: 1, max: 1000, default: 8 }).describe('Default requests in flight per endpoint'),
+    /** 0 leaves the rate to the concurrency limit alone. */
+    WEBHOOK_ENDPOINT_RATE_LIMIT: envInt({ min: 0, max: 100_000, default: 0 }).describe('Default requests started per second per endpoint (0: no rate limit)'),
+    /** Deliveries pulled per endpoint and waiting in per-instance order; bounds memory per endpoint. */
+    WEBHOOK_ENDPOINT_WINDOW: envInt({ min: 1, max: 10_000, default: 256 }).describe('Deliveries held in memory per endpoint (queued behind their instance\'s earlier events)'),
+    /** A crashed replica's deliveries return to the others after this; a live one keeps extending it. */
+    WEBHOOK_ACK_WAIT: envDuration('30s').describe('How long a delivery stays with a replica that stopped heartbeating before another gets it'),
+    /** The longest `Retry-After` honoured; a receiver asking for more gets retried after this. */
+    WEBHOOK_RETRY_AFTER_MAX: envDuration('1h').describe('Upper bound on a receiver\'s Retry-After (429/503)'),
+    /** CB_*: names kept from the platform's earlier dispatcher so existing runbooks still apply. */
+    CB_ENABLED: envBool(true).describe('Per-endpoint circuit breaker on or off'),
+    CB_MAX_FAILURES: envInt({ min: 1, max: 1000, default: 5 }).describe('Consecutive failed attempts (5xx, timeout, network) that open an endpoint\'s circuit'),
+    CB_COOLDOWN: envDuration('30s').describe('How long an open circuit waits before letting one probe through (half-open)'),
   })
   .superRefine((config, ctx) => {
     if (config.WEBHOOK_RETRY_DELAYS.length > 99) {
       ctx.addIssue({ code: 'custom', path: ['WEBHOOK_RETRY_DELAYS'], message: 'at most 99 retry delays' });
     }
+    if (config.WEBHOOK_ACK_WAIT < 1_000) {
+      ctx.addIssue({ code: 'custom', path: ['WEBHOOK_ACK_WAIT'], message: 'at least 1s, so heartbeats can keep a delivery' });
+    }
   });
 export type WebhookDispatchConfig = z.infer<typeof webhookDispatchConfigSchema>;
 
-/** Deliveries of one event: the first one plus one per retry delay. */
+/** Attempts of one delivery: the first one plus one per retry delay. */
 export function webhookMaxDeliver(config: Pick<WebhookDispatchConfig, 'WEBHOOK_RETRY_DELAYS'>): number {
   return config.WEBHOOK_RETRY_DELAYS.length + 1;
 }

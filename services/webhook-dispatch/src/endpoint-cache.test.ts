@@ -4,7 +4,9 @@ import { EndpointCache } from './endpoint-cache.ts';
 
 function endpoint(id: string): Endpoint {
   const at = new Date(0);
-  return { id, tenant: 'acme', url: 'http://127.0.0.1/', eventTypes: ['*'], enabled: true, secret: 'whsec_AA==', headers: {}, timeoutMs: 1000, createdAt: at, updatedAt: at };
+  return { id, tenant: 'acme', url: 'http://127.0.0.1/', eventTypes: ['*'], enabled: true, secret: 'whsec_AA==', headers: {}, timeoutMs: 1000,
+    retryDelaysMs: null, maxConcurrency: null, rateLimitPerSecond: null, previousSecret: null, previousSecretExpiresAt: null, disabledReason: null,
+    createdAt: at, updatedAt: at };
 }
 
 describe('EndpointCache', () => {

@@ -42,4 +42,9 @@ export class EndpointCache {
     });
     return endpoints;
   }
+
+  /** Forgets a tenant's list, so the next lookup sees an edit made through this replica at once. */
+  invalidate(tenant: string): void {
+    this.#entries.delete(tenant);
+  }
 }

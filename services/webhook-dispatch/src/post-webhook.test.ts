@@ -4,15 +4,36 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Endpoint } from '@switchyard/db';
 import { startHttpReceiver, type HttpReceiver } from '@switchyard/testing';
 import { postWebhook, RESPONSE_BODY_LIMIT } from './post-webhook.ts';
+import { parseAllowList } from './ssrf-guard.ts';
 
 describe('postWebhook', () => {
   let receiver: HttpReceiver;
+  // The receiver listens on loopback, which the SSRF guard refuses unless allowed.
+  const allow = parseAllowList('127.0.0.1');
   const secret = `whsec_${randomBytes(24).toString('base64')}`;
   const body = new TextEncoder().encode('{"id":"evt-1","type":"message.received"}');
 
   function endpoint(overrides: Partial<Endpoint> = {}): Endpoint {
     const at = new Date();
-    return { id: 'ep_1', tenant: 'acme', url: `${receiver.url}/hook`, eventTypes: ['*'], enabled: true, secret, headers: {}, timeoutMs: 5_000, createdAt: at, updatedAt: at, ...overrides };
+    return {
+      id: 'ep_1',
+      tenant: 'acme',
+      url: `${receiver.url}/hook`,
+      eventTypes: ['*'],
+      enabled: true,
+      secret,
+      headers: {},
+      timeoutMs: 5_000,
+      retryDelaysMs: null,
+      maxConcurrency: null,
+      rateLimitPerSecond: null,
+      previousSecret: null,
+      previousSecretExpiresAt: null,
+      disabledReason: null,
+      createdAt: at,
+      updatedAt: at,
+      ...overrides,
+    };
   }
 
   beforeAll(async () => {
@@ -26,7 +47,7 @@ describe('postWebhook', () => {
 
   it('sends the body signed, with custom headers that cannot override the webhook ones', async () => {
     const headers = { authorization: 'Bearer t0ken', 'webhook-id': 'forged', 'content-type': 'text/plain' };
-    const result = await postWebhook(endpoint({ headers }), { eventId: 'evt-1', body });
+    const result = await postWebhook(endpoint({ headers }), { eventId: 'evt-1', body }, { allow });
     expect(result).toMatchObject({ endpointId: 'ep_1', outcome: 'delivered', ok: true, status: 204 });
     const [request] = receiver.requests;
     expect(request?.method).toBe('POST');
@@ -45,7 +66,7 @@ describe('postWebhook', () => {
 
   it('counts only 2xx as delivered and keeps at most 1 KiB of the answer, cut on a character boundary', async () => {
     receiver.respondWith(() => ({ status: 500, body: 'é'.repeat(3_000) }));
-    const result = await postWebhook(endpoint(), { eventId: 'evt-1', body });
+    const result = await postWebhook(endpoint(), { eventId: 'evt-1', body }, { allow });
     expect(result).toMatchObject({ outcome: 'http_error', ok: false, status: 500, error: 'HTTP 500' });
     expect(Buffer.byteLength(result.responseBody ?? '')).toBe(RESPONSE_BODY_LIMIT);
     expect(result.responseBody).toBe('é'.repeat(RESPONSE_BODY_LIMIT / 2));
@@ -53,14 +74,14 @@ describe('postWebhook', () => {
 
   it('does not follow a redirect', async () => {
     receiver.respondWith((req) => (req.path === '/hook' ? { status: 307, headers: { location: `${receiver.url}/elsewhere` } } : { status: 200 }));
-    const result = await postWebhook(endpoint(), { eventId: 'evt-1', body });
+    const result = await postWebhook(endpoint(), { eventId: 'evt-1', body }, { allow });
     expect(result).toMatchObject({ outcome: 'http_error', ok: false, status: 307 });
     expect(receiver.requests.map((r) => r.path)).toEqual(['/hook']);
   });
 
   it('gives up after the endpoint timeout', async () => {
     receiver.respondWith(() => ({ status: 200, delayMs: 2_000 }));
-    const result = await postWebhook(endpoint({ timeoutMs: 200 }), { eventId: 'evt-1', body });
+    const result = await postWebhook(endpoint({ timeoutMs: 200 }), { eventId: 'evt-1', body }, { allow });
     expect(result).toMatchObject({ outcome: 'timeout', ok: false, error: 'no response within 200 ms' });
     expect(result.latencyMs).toBeLessThan(1_500);
   });
@@ -68,7 +89,7 @@ describe('postWebhook', () => {
   it('reports an unreachable endpoint as a network error', async () => {
     const gone = await startHttpReceiver();
     await gone.close();
-    const result = await postWebhook(endpoint({ url: `${gone.url}/hook` }), { eventId: 'evt-1', body });
+    const result = await postWebhook(endpoint({ url: `${gone.url}/hook` }), { eventId: 'evt-1', body }, { allow });
     expect(result).toMatchObject({ outcome: 'network_error', ok: false });
     expect(result.error).toContain('ECONNREFUSED');
   });

@@ -1,8 +1,13 @@
-import type { Endpoint } from '@switchyard/db';
-import { signWebhook } from './signature.ts';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { LookupFunction } from 'node:net';
+import { signingSecrets, type Endpoint } from '@switchyard/db';
+import { parseRetryAfter } from './retry-policy.ts';
+import { signWebhookWithEach } from './signature.ts';
+import { EMPTY_ALLOW_LIST, resolveDestination, type AllowList } from './ssrf-guard.ts';
 
-/** How one HTTP delivery ended; `delivered` means a 2xx answer and nothing else does. */
-export type DeliveryOutcome = 'delivered' | 'http_error' | 'timeout' | 'network_error';
+/** How one HTTP attempt ended; `delivered` means a 2xx answer and nothing else does. */
+export type DeliveryOutcome = 'delivered' | 'http_error' | 'timeout' | 'network_error' | 'refused';
 
 export interface DeliveryResult {
   endpointId: string;
@@ -17,6 +22,8 @@ export interface DeliveryResult {
   error?: string;
   /** The `webhook-timestamp` that was sent. */
   timestampSeconds: number;
+  /** What a 429/503 asked for in `Retry-After`, in ms. */
+  retryAfterMs?: number;
 }
 
 export interface WebhookDelivery {
@@ -26,102 +33,165 @@ export interface WebhookDelivery {
   body: Uint8Array;
 }
 
+export type PostableEndpoint = Pick<Endpoint, 'id' | 'url' | 'headers' | 'timeoutMs' | 'secret' | 'previousSecret' | 'previousSecretExpiresAt'>;
+
+export interface PostOptions {
+  /** Private destinations allowed despite the SSRF guard. Default: none. */
+  allow?: AllowList;
+  /** Aborts the request (shutdown); the result is then a network error. */
+  signal?: AbortSignal;
+}
+
 export const RESPONSE_BODY_LIMIT = 1024;
 const USER_AGENT = 'Switchyard-Webhooks/1';
 
 /**
  * POSTs one event to one endpoint, signed per Standard Webhooks. Never throws: every failure is
- * a result, because the caller decides between retry and dead-letter for the event as a whole.
+ * a result, because the caller decides between retry, disable and dead-letter. node:http rather
+ * than fetch because the connection must go to the address the SSRF guard checked (a pinned
+ * `lookup`), and fetch offers no hook for that without another dependency.
  */
-export async function postWebhook(endpoint: Endpoint, delivery: WebhookDelivery): Promise<DeliveryResult> {
+export async function postWebhook(endpoint: PostableEndpoint, delivery: WebhookDelivery, options: PostOptions = {}): Promise<DeliveryResult> {
   const timestampSeconds = Math.floor(Date.now() / 1000);
-  // The SSRF guard plugs in here: resolve endpoint.url and refuse private, loopback and
-  // link-local addresses (pinning the checked address for the connection) before any byte leaves.
   const started = performance.now();
   const base = { endpointId: endpoint.id, timestampSeconds };
+  const elapsed = (): number => Math.round(performance.now() - started);
+  const url = new URL(endpoint.url);
+  const destination = await resolveDestination(url, options.allow ?? EMPTY_ALLOW_LIST);
+  if (!destination.ok) return { ...base, outcome: 'refused', ok: false, latencyMs: elapsed(), error: `refused: ${destination.error}` };
+
+  const pinned: LookupFunction = (_host, opts, callback) => {
+    if (opts.all === true) callback(null, [{ address: destination.address, family: destination.family }]);
+    else callback(null, destination.address, destination.family);
+  };
   try {
-    const headers = deliveryHeaders(endpoint, delivery, timestampSeconds);
-    const response = await fetch(endpoint.url, {
-      method: 'POST',
-      headers,
+    const response = await send(url, {
+      headers: deliveryHeaders(endpoint, delivery, timestampSeconds),
       body: delivery.body,
-      // A redirect is a failure to deliver, not an instruction: following it would send signed
-      // events wherever the endpoint (or whoever took over its DNS) points.
-      redirect: 'manual',
-      signal: AbortSignal.timeout(endpoint.timeoutMs),
+      timeoutMs: endpoint.timeoutMs,
+      lookup: pinned,
+      ...(options.signal ? { signal: options.signal } : {}),
     });
-    const responseBody = await readHead(response, RESPONSE_BODY_LIMIT);
-    const latencyMs = Math.round(performance.now() - started);
     const ok = response.status >= 200 && response.status < 300;
+    const retryAfterMs = response.status === 429 || response.status === 503 ? parseRetryAfter(response.retryAfter) : undefined;
     return {
       ...base,
       outcome: ok ? 'delivered' : 'http_error',
       ok,
       status: response.status,
-      latencyMs,
-      responseBody,
+      latencyMs: elapsed(),
+      responseBody: response.body,
       ...(ok ? {} : { error: `HTTP ${response.status}` }),
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
     };
   } catch (err) {
-    const latencyMs = Math.round(performance.now() - started);
-    const timedOut = err instanceof Error && err.name === 'TimeoutError';
+    const timedOut = err instanceof TimeoutError;
     return {
       ...base,
       outcome: timedOut ? 'timeout' : 'network_error',
       ok: false,
-      latencyMs,
-      error: timedOut ? `no response within ${endpoint.timeoutMs} ms` : describeFetchError(err),
+      latencyMs: elapsed(),
+      error: timedOut ? `no response within ${endpoint.timeoutMs} ms` : describeError(err),
     };
   }
 }
 
-function deliveryHeaders(endpoint: Endpoint, delivery: WebhookDelivery, timestampSeconds: number): Headers {
-  const headers = new Headers(endpoint.headers);
-  // Set after the endpoint's own headers, so a custom header can never forge these.
-  headers.set('content-type', 'application/json');
-  headers.set('user-agent', USER_AGENT);
-  headers.set('webhook-id', delivery.eventId);
-  headers.set('webhook-timestamp', String(timestampSeconds));
-  headers.set('webhook-signature', signWebhook(endpoint.secret, delivery.eventId, timestampSeconds, delivery.body));
+class TimeoutError extends Error {
+  override name = 'TimeoutError';
+}
+
+interface SendOptions {
+  headers: Record<string, string>;
+  body: Uint8Array;
+  timeoutMs: number;
+  lookup: LookupFunction;
+  signal?: AbortSignal;
+}
+
+interface Answer {
+  status: number;
+  body: string;
+  retryAfter?: string;
+}
+
+// One request; redirects are answers like any other (3xx is not 2xx), never followed: following
+// one would send signed events wherever the endpoint (or whoever took over its DNS) points.
+function send(url: URL, options: SendOptions): Promise<Answer> {
+  return new Promise<Answer>((resolve, reject) => {
+    const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, {
+      method: 'POST',
+      headers: { ...options.headers, 'content-length': String(options.body.byteLength) },
+      lookup: options.lookup,
+      // A fresh connection each time keeps the pinned address honest and a hung socket private.
+      agent: false,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    // The whole exchange, not just socket inactivity, must fit in the endpoint's timeout.
+    const timer = setTimeout(() => request.destroy(new TimeoutError()), options.timeoutMs);
+    const finish = (fn: () => void): void => {
+      clearTimeout(timer);
+      fn();
+    };
+    request.on('error', (err) => finish(() => reject(err)));
+    request.on('response', (response: IncomingMessage) => {
+      readHead(response, RESPONSE_BODY_LIMIT)
+        .then((body) => {
+          const retryAfter = response.headers['retry-after'];
+          finish(() => resolve({ status: response.statusCode ?? 0, body, ...(retryAfter !== undefined ? { retryAfter } : {}) }));
+          request.destroy();
+        })
+        .catch((err: unknown) => finish(() => reject(err instanceof Error ? err : new Error(String(err)))));
+    });
+    request.end(options.body);
+  });
+}
+
+function deliveryHeaders(endpoint: PostableEndpoint, delivery: WebhookDelivery, timestampSeconds: number): Record<string, string> {
+  const headers: Record<string, string> = {};
+  // The endpoint's own headers first, lower-cased, so none of the webhook ones can be forged.
+  for (const [name, value] of Object.entries(endpoint.headers)) headers[name.toLowerCase()] = value;
+  headers['content-type'] = 'application/json';
+  headers['user-agent'] = USER_AGENT;
+  headers['webhook-id'] = delivery.eventId;
+  headers['webhook-timestamp'] = String(timestampSeconds);
+  headers['webhook-signature'] = signWebhookWithEach(signingSecrets(endpoint), delivery.eventId, timestampSeconds, delivery.body);
+  delete headers['host'];
+  delete headers['content-length'];
   return headers;
 }
 
 /**
  * Reads at most `limit` bytes of the body, then drops the rest, so a huge (or endless) response
- * costs nothing. A body that fails mid-read keeps what arrived: the status already decided the outcome.
+ * costs nothing. A body that fails mid-read keeps what arrived: the status already decided.
  */
-async function readHead(response: Response, limit: number): Promise<string> {
-  if (response.body === null) return '';
-  // Fetch types its body stream loosely; it always yields bytes.
-  const reader: ReadableStreamDefaultReader<Uint8Array> = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    while (size < limit) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      size += value.byteLength;
-    }
-  } catch {
-    // Keep what arrived.
-  } finally {
-    await reader.cancel().catch(() => undefined);
-  }
-  const bytes = Buffer.concat(chunks);
-  let end = Math.min(limit, bytes.length);
-  // Cut at a character boundary so the text never ends in half a UTF-8 sequence.
-  while (end > 0 && end < bytes.length && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--;
-  return bytes.subarray(0, end).toString('utf8');
+function readHead(response: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (): void => {
+      response.removeAllListeners('data');
+      const bytes = Buffer.concat(chunks);
+      let end = Math.min(limit, bytes.length);
+      // Cut at a character boundary so the text never ends in half a UTF-8 sequence.
+      while (end > 0 && end < bytes.length && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--;
+      resolve(bytes.subarray(0, end).toString('utf8'));
+    };
+    response.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.byteLength;
+      if (size >= limit) {
+        done();
+        response.destroy();
+      }
+    });
+    response.on('end', done);
+    response.on('error', done);
+    response.on('close', done);
+  });
 }
 
-// undici reports "fetch failed" and hides the useful part (ECONNREFUSED, ENOTFOUND…) in `cause`.
-function describeFetchError(err: unknown): string {
+function describeError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
-  const cause = err.cause;
-  if (cause instanceof Error) {
-    const code = (cause as { code?: unknown }).code;
-    return `${err.message}: ${typeof code === 'string' ? `${code} ` : ''}${cause.message}`;
-  }
-  return err.message;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && !err.message.includes(code) ? `${code} ${err.message}` : err.message;
 }

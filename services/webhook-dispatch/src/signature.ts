@@ -12,3 +12,12 @@ export function signWebhook(secret: string, id: string, timestampSeconds: number
   const mac = createHmac('sha256', key).update(`${id}.${timestampSeconds}.`).update(body).digest('base64');
   return `v1,${mac}`;
 }
+
+/**
+ * The header value while a secret rotates: one `v1,` signature per secret, space-separated,
+ * current secret first. Standard Webhooks receivers accept the delivery if any one verifies, so
+ * both the old and the new secret work during the overlap.
+ */
+export function signWebhookWithEach(secrets: readonly string[], id: string, timestampSeconds: number, body: Uint8Array): string {
+  return secrets.map((secret) => signWebhook(secret, id, timestampSeconds, body)).join(' ');
+}

@@ -3,6 +3,7 @@ import { deleteTenant, listTenants, provisionTenant } from '@switchyard/db';
 import { announceTenant, retractTenant } from '@switchyard/nats';
 import { assertTenantId } from '@switchyard/schema';
 import type { CliContext } from '../context.ts';
+import { issueTenantCreds, natsSigningFrom, tenantCredsHowTo } from './nats-credentials.ts';
 import { print, table, type Output } from '../output.ts';
 
 export function registerTenantCommands(program: Command, ctx: () => CliContext, out: () => Output): void {
@@ -10,16 +11,32 @@ export function registerTenantCommands(program: Command, ctx: () => CliContext, 
 
   tenant
     .command('create <id>')
-    .description('record a tenant, create and migrate its schema, and announce it to running services')
-    .action(async (id: string) => {
+    .description('record a tenant, create and migrate its schema, announce it, and mint its NATS credentials')
+    .option('--creds-out <file>', 'write the tenant NATS .creds file here (mode 0600) instead of printing it')
+    .action(async (id: string, opts: { credsOut?: string }) => {
       assertTenantId(id);
+      // Checked first: a half-configured signing env should fail before anything is provisioned.
       const c = ctx();
+      const signing = natsSigningFrom(c.config);
       // Postgres first: services start consuming as soon as the tenant is announced, and their
       // first write must find the schema in place. Re-running is safe at every step.
       const row = await provisionTenant(await c.db(), id);
       const js = (await c.nc()).jetstream();
       await announceTenant(js, id, { created_at: row.createdAt.toISOString() });
-      print(out(), `tenant ${id} ready (schema ${row.schemaName}); services pick it up now`, row);
+      // Minted after the announce, so the tenant's first publish already has a router consumer.
+      // Printed once, like API keys: the seed is never stored. A lost file is re-minted with
+      // `nats-credentials tenant <id>`.
+      const issued = signing !== undefined ? await issueTenantCreds(id, signing, opts.credsOut) : undefined;
+      const credsText =
+        issued === undefined
+          ? '\n(NATS auth not configured: no credentials minted)'
+          : issued.file !== undefined
+            ? `\nNATS credentials written to ${issued.file}\n${tenantCredsHowTo(id)}`
+            : `\nNATS credentials (shown once; save as ${id}.creds):\n\n${issued.creds}\n${tenantCredsHowTo(id)}`;
+      print(out(), `tenant ${id} ready (schema ${row.schemaName}); services pick it up now${credsText}`, {
+        ...row,
+        ...(issued !== undefined ? { nats_creds: issued.creds, ...(issued.file !== undefined ? { nats_creds_file: issued.file } : {}) } : {}),
+      });
     });
 
   tenant

@@ -30,3 +30,6 @@ export const mediaDescriptorSchema = z.object({
   height: z.number().int().nonnegative().optional(),
 });
 export type MediaDescriptor = z.infer<typeof mediaDescriptorSchema>;
+
+/** The full Baileys source object as JSON (binary as base64), so nothing the source said is lost. */
+export const rawSchema = z.record(z.string(), z.unknown());

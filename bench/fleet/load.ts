@@ -1,0 +1,151 @@
+import type { JetStreamClient } from 'nats';
+import type pg from 'pg';
+import { quoteIdent, tenantSchemaName } from '@switchyard/db';
+import { ingestSubject } from '@switchyard/schema';
+
+const encoder = new TextEncoder();
+
+export interface OutgoingEvent {
+  id: string;
+  tenant: string;
+  instance: string;
+  subject: string;
+  bytes: Uint8Array;
+}
+
+/**
+ * A tenant-published `message.received` envelope, as the README's walkthrough publishes one.
+ * `captured_at` is the moment of publishing, so `stored_at - captured_at` in Postgres is the
+ * publish→persisted latency on one clock.
+ */
+export function messageEvent(
+  tenant: string,
+  instance: string,
+  id: string,
+  seq: number,
+  text = `bench ${seq}`,
+): OutgoingEvent {
+  const now = new Date().toISOString();
+  const envelope = {
+    id,
+    tenant,
+    instance,
+    type: 'message.received',
+    schema_version: 1,
+    occurred_at: now,
+    captured_at: now,
+    seq,
+    source: 'tenant',
+    data: {
+      message_id: id.replaceAll(/[^A-Za-z0-9]/g, '').slice(-32) || 'm',
+      chat_jid: '5511999990000@s.whatsapp.net',
+      from_me: false,
+      timestamp: now,
+      message_type: 'conversation',
+      text,
+    },
+  };
+  return {
+    id,
+    tenant,
+    instance,
+    subject: ingestSubject(tenant, instance, 'message.received'),
+    bytes: encoder.encode(JSON.stringify(envelope)),
+  };
+}
+
+/**
+ * Publishes like a well-behaved tenant: until JetStream acknowledges, retrying with the same
+ * Nats-Msg-Id (so a retry of a publish that did land is dropped as a duplicate). Only an
+ * acknowledged event counts as sent — that is the moment the zero-loss promise starts.
+ */
+export async function publishUntilAcked(
+  js: JetStreamClient,
+  event: Pick<OutgoingEvent, 'subject' | 'bytes' | 'id'>,
+  stop?: AbortSignal,
+): Promise<boolean> {
+  for (let attempt = 0; ; attempt++) {
+    if (stop?.aborted) return false;
+    try {
+      await js.publish(event.subject, event.bytes, { msgID: event.id, timeout: 5_000 });
+      return true;
+    } catch {
+      await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 1_000)));
+    }
+  }
+}
+
+/** Publishes every event with up to `window` in flight — the same shape as the raw JetStream ceiling. */
+export async function publishAll(
+  js: JetStreamClient,
+  events: readonly OutgoingEvent[],
+  window = 256,
+  onAcked?: (done: number) => void,
+): Promise<void> {
+  let next = 0;
+  let done = 0;
+  const worker = async () => {
+    while (next < events.length) {
+      const event = events[next++]!;
+      await publishUntilAcked(js, event);
+      onAcked?.(++done);
+    }
+  };
+  await Promise.all(Array.from({ length: window }, worker));
+}
+
+/**
+ * Offers `rate` events per second for `seconds`: every 10 ms the events due by then are
+ * published without waiting for earlier acks (an open-loop load, so a slow pipeline shows as
+ * latency rather than as a lower offered rate). Resolves when every one is acknowledged.
+ */
+export async function offerAtRate(
+  js: JetStreamClient,
+  options: {
+    rate: number;
+    seconds: number;
+    make: (i: number) => OutgoingEvent;
+    onSent?: (sent: number) => void;
+    stop?: AbortSignal;
+  },
+): Promise<OutgoingEvent[]> {
+  const total = Math.round(options.rate * options.seconds);
+  const sent: OutgoingEvent[] = [];
+  const inFlight: Promise<unknown>[] = [];
+  const started = performance.now();
+  while (sent.length < total && !options.stop?.aborted) {
+    const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * options.rate));
+    while (sent.length < due) {
+      const event = options.make(sent.length);
+      sent.push(event);
+      inFlight.push(publishUntilAcked(js, event, options.stop));
+    }
+    options.onSent?.(sent.length);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await Promise.all(inFlight);
+  return sent;
+}
+
+/** Rows in each tenant's events table. */
+export async function persistedCounts(
+  pool: pg.Pool,
+  tenants: readonly string[],
+  idPrefix = '',
+): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const tenant of tenants) {
+    const { rows } = await pool.query<{ n: string }>(
+      `SELECT count(*) AS n FROM ${quoteIdent(tenantSchemaName(tenant))}.events WHERE id LIKE $1`,
+      [`${idPrefix}%`],
+    );
+    out.set(tenant, Number(rows[0]?.n ?? 0));
+  }
+  return out;
+}
+
+export function sum(values: Iterable<number>): number {
+  let total = 0;
+  for (const v of values) total += v;
+  return total;
+}

@@ -1,0 +1,71 @@
+import { readFile } from 'node:fs/promises';
+
+/**
+ * What the kernel says one process has used: read straight from /proc (Linux only), so the figure
+ * includes everything the service did — its event loop, GC, native code — with no agent inside it.
+ */
+export interface ProcSample {
+  /** Resident set size now, MiB. */
+  rss_mib: number;
+  /** Peak resident set size so far, MiB. */
+  rss_peak_mib: number;
+  /** User + system CPU time consumed since the process started, seconds. */
+  cpu_seconds: number;
+  at_ms: number;
+}
+
+// USER_HZ: /proc/<pid>/stat counts in clock ticks, 100 per second on every Linux we run on.
+const CLOCK_TICKS_PER_SECOND = 100;
+
+function kib(status: string, field: string): number {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+  return match ? Number(match[1]) : Number.NaN;
+}
+
+/** One sample of a live process; undefined when it is gone (or /proc is not there). */
+export async function sampleProcess(pid: number): Promise<ProcSample | undefined> {
+  try {
+    const [status, stat] = await Promise.all([
+      readFile(`/proc/${pid}/status`, 'utf8'),
+      readFile(`/proc/${pid}/stat`, 'utf8'),
+    ]);
+    // The command name (field 2) may hold spaces and parentheses; the fields after its last ')' are fixed.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the whole line, i.e. 12 and 13 after the name.
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return {
+      rss_mib: round1(kib(status, 'VmRSS') / 1024),
+      rss_peak_mib: round1(kib(status, 'VmHWM') / 1024),
+      cpu_seconds: ticks / CLOCK_TICKS_PER_SECOND,
+      at_ms: Date.now(),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+export interface ProcUsage {
+  rss_before_mib: number;
+  rss_after_mib: number;
+  rss_peak_mib: number;
+  cpu_seconds: number;
+  /** CPU seconds per wall-clock second over the window: 1 = one full core. */
+  cpu_cores: number;
+}
+
+/** Usage between two samples of the same process. */
+export function usageBetween(before: ProcSample, after: ProcSample): ProcUsage {
+  const cpu = after.cpu_seconds - before.cpu_seconds;
+  const wall = (after.at_ms - before.at_ms) / 1000;
+  return {
+    rss_before_mib: before.rss_mib,
+    rss_after_mib: after.rss_mib,
+    rss_peak_mib: after.rss_peak_mib,
+    cpu_seconds: Math.round(cpu * 100) / 100,
+    cpu_cores: wall > 0 ? Math.round((cpu / wall) * 1000) / 1000 : Number.NaN,
+  };
+}
+
+function round1(value: number): number {
+  return Math.round(value * 10) / 10;
+}

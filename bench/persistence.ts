@@ -1,0 +1,161 @@
+// `pnpm bench persistence [--events 20000] [--rows 1000000] [--requests 300] [--batch 500] [--out f.json]`:
+// (1) events/s from EVENTS into Postgres through the real persistence service, beside the raw
+// Postgres batch-insert ceiling for as many rows measured in the same run (`insert_ratio`,
+// target ≥ 0.6); (2) GET /api/events p50/p95 on a tenant holding `--rows` events (target p95 <
+// 20 ms for an indexed filter with limit 100). Figures are reported, never asserted.
+import { connect } from 'nats';
+import { createApiKey, deleteTenant, forTenant, provisionTenant } from '@switchyard/db';
+import { announceTenant, publishEvent } from '@switchyard/nats';
+import { eventsSubject } from '@switchyard/schema';
+import { createTestPool, randomName, randomTenantId, startNatsServer, testLogger, testServiceEnv } from '@switchyard/testing';
+import { startPersistence } from '../services/persistence/src/app.ts';
+import { loadPersistenceConfig } from '../services/persistence/src/config.ts';
+import { ensurePartitions, partitionFor } from '../services/persistence/src/partitions.ts';
+import { numberArg, progress, rawPostgresInsertRate, ratio, round, runBench, summarizeLatencies, type BenchArgs } from './lib/mod.ts';
+
+const TARGETS = { insert_ratio_min: 0.6, query_p95_ms_max: 20 };
+
+export default async function persistence(args: BenchArgs): Promise<void> {
+  const events = Math.max(1, Math.round(numberArg(args, 'events', 20_000)));
+  const rows = Math.max(1000, Math.round(numberArg(args, 'rows', 1_000_000)));
+  const requests = Math.max(10, Math.round(numberArg(args, 'requests', 300)));
+  const batch = Math.max(1, Math.round(numberArg(args, 'batch', 500)));
+  await runBench('persistence', args, async (ctx) => {
+    const nats = await startNatsServer();
+    const pool = await createTestPool({ max: 4 });
+    const nc = await connect({ servers: nats.url });
+    const js = nc.jetstream();
+    const bucket = randomName('tenants');
+    const ingestTenant = randomTenantId('bench');
+    const queryTenant = randomTenantId('benchq');
+    const service = await startPersistence(
+      loadPersistenceConfig(testServiceEnv(nats.url, { PERSISTENCE_BATCH_SIZE: String(batch), LOG_LEVEL: 'warn' })),
+      { logger: testLogger('persistence'), tenantBucket: bucket },
+    );
+    try {
+      ctx.log(`raw Postgres batch insert, ${events} rows (same run, same database)`);
+      const raw = await rawPostgresInsertRate(pool, { rows: events });
+
+      // Publish first, announce after: the timer then covers consuming and storing only.
+      await provisionTenant(pool, ingestTenant);
+      const published = progress('publishing to EVENTS', events);
+      const start = Date.UTC(2026, 0, 1);
+      for (let i = 0; i < events; i += 256) {
+        await Promise.all(
+          Array.from({ length: Math.min(256, events - i) }, (_, k) => {
+            const n = i + k;
+            const envelope = benchEvent(ingestTenant, n, new Date(start + n * 1000).toISOString());
+            return publishEvent(js, eventsSubject(ingestTenant, envelope.instance, envelope.type), new TextEncoder().encode(JSON.stringify(envelope)), { msgId: envelope.id });
+          }),
+        );
+        published.update(Math.min(events, i + 256));
+      }
+      published.done();
+      const db = forTenant(pool, ingestTenant);
+      // Months touched exist before the clock starts, as the retention job keeps them ahead in production.
+      await ensurePartitions(db, [partitionFor(new Date(start)), partitionFor(new Date(start + events * 1000))]);
+      ctx.log('announcing the tenant; persistence consumes the backlog');
+      const t0 = process.hrtime.bigint();
+      await announceTenant(js, ingestTenant, {}, { bucket });
+      const stored = progress('stored', events);
+      for (;;) {
+        const n = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM :SCHEMA.event_ids')).rows[0]?.n ?? 0);
+        stored.update(n);
+        if (n >= events) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      stored.done();
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      const pipeline = { count: events, seconds: round(seconds), per_second: Math.round(events / seconds) };
+
+      ctx.log(`generating ${rows} events for the query tenant with one INSERT … SELECT per 100,000`);
+      await provisionTenant(pool, queryTenant);
+      const q = forTenant(pool, queryTenant);
+      const qStart = Date.UTC(2025, 9, 1);
+      const spanSeconds = 120 * 86_400;
+      await ensurePartitions(q, Array.from({ length: 5 }, (_, m) => partitionFor(new Date(Date.UTC(2025, 9 + m, 1)))));
+      const generated = progress('generated', rows);
+      for (let from = 0; from < rows; from += 100_000) {
+        const to = Math.min(rows, from + 100_000);
+        await q.transaction(async (tx) => {
+          await tx.query(
+            `INSERT INTO :SCHEMA.events (id, instance, type, seq, source, occurred_at, captured_at, data)
+             SELECT 'bq-' || g, 'phone-' || (g % 10), (ARRAY['message.received','message.sent','message.delivered','message.read','chat.updated'])[1 + g % 5],
+                    g, 'baileys', to_timestamp($3::float8 + g * $4::float8), to_timestamp($3::float8 + g * $4::float8), jsonb_build_object('message_id', 'M' || g, 'text', repeat('x', 400))
+               FROM generate_series($1::bigint, $2::bigint - 1) AS g`,
+            [from, to, qStart / 1000, spanSeconds / rows],
+          );
+          await tx.query(
+            `INSERT INTO :SCHEMA.event_ids (id, occurred_at) SELECT 'bq-' || g, to_timestamp($3::float8 + g * $4::float8) FROM generate_series($1::bigint, $2::bigint - 1) AS g`,
+            [from, to, qStart / 1000, spanSeconds / rows],
+          );
+        });
+        generated.update(to);
+      }
+      generated.done();
+      await q.query('ANALYZE :SCHEMA.events');
+      await q.query('ANALYZE :SCHEMA.event_ids');
+      const key = (await createApiKey(pool, { tenant: queryTenant, role: 'read' })).key;
+      const url = service.address.url;
+      const measure = async (label: string, path: () => string) => {
+        const latencies: number[] = [];
+        for (let i = 0; i < requests; i++) {
+          const t = performance.now();
+          const res = await fetch(`${url}${path()}`, { headers: { authorization: `Bearer ${key}` } });
+          await res.arrayBuffer();
+          if (res.status !== 200) throw new Error(`${label}: ${res.status}`);
+          if (i >= 5) latencies.push(performance.now() - t); // the first few warm the pool and plans
+        }
+        ctx.log(`${label}: p95 ${summarizeLatencies(latencies).p95_ms} ms`);
+        return summarizeLatencies(latencies);
+      };
+      let i = 0;
+      const queries = {
+        instance_limit_100: await measure('instance filter', () => `/api/events?instance=phone-${i++ % 10}&limit=100`),
+        type_limit_100: await measure('type filter', () => `/api/events?type=message.read&limit=100`),
+        instance_type_range_limit_100: await measure('instance+type+range', () => `/api/events?instance=phone-3&type=message.sent&since=2025-11-01T00:00:00Z&until=2025-12-01T00:00:00Z&limit=100`),
+        no_filter_limit_100: await measure('no filter', () => `/api/events?limit=100`),
+        by_id: await measure('by id', () => `/api/events/bq-${(i++ * 7919) % rows}`),
+      };
+      return {
+        insert_ratio: ratio(pipeline.per_second, raw.per_second),
+        persistence_events: pipeline,
+        raw_postgres_insert: raw,
+        batch_size: batch,
+        query_tenant_events: rows,
+        query_latency_ms: queries,
+        targets: TARGETS,
+        note: 'insert_ratio: EVENTS→Postgres through the service (envelope parse, id dedupe table, partitioned log with four indexes, state projections, ack) over plain unnest inserts into an unindexed copy of the events table',
+      };
+    } finally {
+      await service.stop();
+      await deleteTenant(pool, ingestTenant).catch(() => false);
+      await deleteTenant(pool, queryTenant).catch(() => false);
+      await pool.end();
+      await nc.close();
+      await nats.stop();
+    }
+  });
+}
+
+function benchEvent(tenant: string, n: number, at: string) {
+  return {
+    id: `bench-${n}`,
+    tenant,
+    instance: `phone-${n % 4}`,
+    type: 'message.received',
+    schema_version: 1,
+    occurred_at: at,
+    captured_at: at,
+    seq: Math.floor(n / 4) + 1,
+    source: 'baileys',
+    data: {
+      message_id: `BM${n}`,
+      chat_jid: `55119${String(n % 1000).padStart(8, '0')}@s.whatsapp.net`,
+      from_me: false,
+      timestamp: at,
+      message_type: 'conversation',
+      text: 'x'.repeat(380),
+    },
+  };
+}

@@ -1,0 +1,379 @@
+// `pnpm bench router [--events 20000] [--tenants-large 1000] [--phase-seconds 8] [--quiet-rate 20]`:
+// the router as its own process on a private nats-server, fed by tenant publishes; beside it the
+// raw JetStream publish and consume rates measured on the same server in the same run.
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { AckPolicy, connect, type JetStreamClient, type NatsConnection } from 'nats';
+import { announceTenant } from '@switchyard/nats';
+import { ingestSubject, STREAMS } from '@switchyard/schema';
+import { startNatsServer, TEST_DATABASE_URL } from '@switchyard/testing';
+import { messageEvent, offerAtRate, publishAll, type OutgoingEvent } from './fleet/load.ts';
+import { freePort, startProcessFleet, type ProcessFleet } from './fleet/process-fleet.ts';
+import { sampleProcess } from './fleet/proc-stats.ts';
+import { createScratchDatabase } from './fleet/scratch-database.ts';
+import {
+  numberArg,
+  rawJetStreamPublishRate,
+  ratio,
+  round,
+  runBench,
+  samplePayload,
+  summarizeLatencies,
+  type BenchArgs,
+  type BenchContext,
+  type LatencySummary,
+  type RateFigure,
+} from './lib/mod.ts';
+
+/** The bars the issue sets; reported, never asserted. */
+const TARGETS = { publish_ratio_min: 0.6, tenant_scaling_ratio_min: 0.7, fairness_p99_ratio_max: 2 };
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Every EVENTS arrival, timed against the moment its INGEST publish started (one clock). */
+class ArrivalClock {
+  readonly sentAt = new Map<string, number>();
+  readonly latencies = new Map<string, number[]>();
+  arrived = 0;
+  lastArrivalMs = 0;
+
+  constructor(nc: NatsConnection) {
+    // A core subscription sees every message JetStream stores under v1.events.>, as it is stored.
+    nc.subscribe('v1.events.>', {
+      callback: (_err, msg) => {
+        const now = performance.now();
+        const { id, tenant } = JSON.parse(decoder.decode(msg.data)) as { id: string; tenant: string };
+        const sent = this.sentAt.get(id);
+        if (sent === undefined) return;
+        this.sentAt.delete(id);
+        this.arrived++;
+        this.lastArrivalMs = now;
+        const list = this.latencies.get(tenant) ?? [];
+        list.push(now - sent);
+        this.latencies.set(tenant, list);
+      },
+    });
+  }
+
+  reset(): void {
+    this.latencies.clear();
+    this.arrived = 0;
+  }
+
+  of(tenants: readonly string[]): LatencySummary {
+    return summarizeLatencies(tenants.flatMap((t) => this.latencies.get(t) ?? []));
+  }
+
+  async waitFor(count: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.arrived < count) {
+      if (Date.now() > deadline) throw new Error(`only ${this.arrived} of ${count} events reached EVENTS within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+/** Acknowledged pull-consume rate of one durable over `count` stored messages (explicit acks). */
+async function rawJetStreamConsumeRate(nc: NatsConnection, count: number): Promise<RateFigure> {
+  const jsm = await nc.jetstreamManager();
+  const name = `BENCH_CONSUME_${randomBytes(4).toString('hex').toUpperCase()}`;
+  const subject = `bench.consume.${name.toLowerCase()}`;
+  await jsm.streams.add({ name, subjects: [subject] });
+  try {
+    const payload = samplePayload();
+    const js = nc.jetstream();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 256 }, async () => {
+        while (next < count) {
+          next++;
+          await js.publish(subject, payload);
+        }
+      }),
+    );
+    await jsm.consumers.add(name, { durable_name: 'raw', ack_policy: AckPolicy.Explicit, max_ack_pending: 10_000 });
+    const consumer = await js.consumers.get(name, 'raw');
+    const started = process.hrtime.bigint();
+    const messages = await consumer.consume({ max_messages: 512 });
+    let seen = 0;
+    for await (const m of messages) {
+      m.ack();
+      if (++seen >= count) break;
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    return { count, seconds: round(seconds), per_second: Math.round(count / seconds) };
+  } finally {
+    await jsm.streams.delete(name);
+  }
+}
+
+function tenantIds(prefix: string, n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(4, '0')}`);
+}
+
+/** `total` message.received events spread round-robin over tenants and two instances each. */
+function spread(tenants: readonly string[], total: number, run: string, seqs: Map<string, number>): OutgoingEvent[] {
+  return Array.from({ length: total }, (_, i) => {
+    const tenant = tenants[i % tenants.length]!;
+    const instance = `phone-${Math.floor(i / tenants.length) % 2}`;
+    const key = `${tenant}.${instance}`;
+    const seq = (seqs.get(key) ?? 0) + 1;
+    seqs.set(key, seq);
+    return messageEvent(tenant, instance, `${run}-${i}`, seq);
+  });
+}
+
+async function timedPublish(js: JetStreamClient, clock: ArrivalClock, events: OutgoingEvent[]): Promise<void> {
+  const started = performance.now();
+  for (const e of events) clock.sentAt.set(e.id, started);
+  await publishAll(js, events, 256);
+}
+
+async function ingestConsumers(nc: NatsConnection): Promise<number> {
+  const jsm = await nc.jetstreamManager();
+  return (await jsm.streams.info(STREAMS.ingest)).state.consumer_count;
+}
+
+async function waitConsumers(nc: NatsConnection, want: number, timeoutMs: number): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    const have = await ingestConsumers(nc).catch(() => 0);
+    if (have >= want) return performance.now() - started;
+    if (performance.now() - started > timeoutMs) throw new Error(`only ${have} of ${want} INGEST consumers after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The nats-server process listening on `port` (the harness does not expose its pid). */
+async function pidOfServer(port: number): Promise<number | undefined> {
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes('nats-server') && cmdline.split('\0').join(' ').includes(`-p ${port}`)) return Number(entry);
+  }
+  return undefined;
+}
+
+export default async function router(args: BenchArgs): Promise<void> {
+  const events = Math.max(1_000, Math.round(numberArg(args, 'events', 20_000)));
+  const largeTenants = Math.max(10, Math.round(numberArg(args, 'tenants-large', 1_000)));
+  const phaseSeconds = numberArg(args, 'phase-seconds', 8);
+  const quietRate = numberArg(args, 'quiet-rate', 20);
+  const timeoutMs = numberArg(args, 'timeout', 300) * 1000;
+
+  await runBench('router', args, async (ctx: BenchContext) => {
+    const monitorPort = await freePort();
+    const nats = await startNatsServer({ args: ['-m', String(monitorPort)] });
+    const database = await createScratchDatabase(process.env['BENCH_DATABASE_URL'] ?? TEST_DATABASE_URL);
+    const nc = await connect({ servers: nats.url });
+    const js = nc.jetstream();
+    const clock = new ArrivalClock(nc);
+    const env = { NATS_URL: nats.url, DATABASE_URL: database.url, LOG_LEVEL: 'warn', DATABASE_POOL_MAX: '2', SHUTDOWN_TIMEOUT: '10s' };
+    let fleet: ProcessFleet | undefined;
+    const startRouter = async (extra: Record<string, string> = {}) => {
+      const started = performance.now();
+      fleet = await startProcessFleet({ env: { ...env, ...extra }, services: ['router'], readyTimeoutMs: timeoutMs });
+      return performance.now() - started;
+    };
+    const stopRouter = async () => {
+      await fleet?.stop();
+      fleet = undefined;
+    };
+    const seqs = new Map<string, number>();
+    const serverPid = await pidOfServer(nats.port);
+    try {
+      ctx.log(`raw ceilings: JetStream publish and consume, ${events} messages each`);
+      const rawPublish = await rawJetStreamPublishRate(nc, { count: events });
+      const rawConsume = await rawJetStreamConsumeRate(nc, events);
+
+      // ---- 10 tenants: throughput, then fairness on the same router ----
+      const ten = tenantIds('small', 10);
+      for (const t of ten) await announceTenant(js, t);
+      await startRouter();
+      await waitConsumers(nc, ten.length * 2 + 1, timeoutMs);
+      ctx.log(`10 tenants: ${events} events`);
+      const tp10 = await throughput(js, clock, spread(ten, events, 'ten', seqs), timeoutMs, fleet!.pid('router'), serverPid);
+
+      const quiet = ten.slice(1);
+      const flooder = ten[0]!;
+      // Ids must be unique per phase and generator (Nats-Msg-Id dedupe) and valid event ids.
+      const quietLoad = (run: string) =>
+        offerAtRate(js, {
+          rate: quietRate * quiet.length,
+          seconds: phaseSeconds,
+          make: (i) => {
+            const e = spread([quiet[i % quiet.length]!], 1, `quiet-${run}-${i}`, seqs)[0]!;
+            clock.sentAt.set(e.id, performance.now());
+            return e;
+          },
+        });
+      const phase = async (name: string, extra?: () => Promise<unknown>) => {
+        ctx.log(`fairness: ${name} (${phaseSeconds}s, quiet tenants ${quietRate}/s each)`);
+        clock.reset();
+        await Promise.all([quietLoad(name.replaceAll(' ', '_')), extra?.()]);
+        await clock.waitFor(Math.round(quietRate * quiet.length * phaseSeconds), timeoutMs).catch((err: unknown) => ctx.log(String(err)));
+        return clock.of(quiet);
+      };
+      const baseline = await phase('baseline');
+      const flood = await phase('flood', () =>
+        offerAtRate(js, {
+          rate: quietRate * 100,
+          seconds: phaseSeconds,
+          make: (i) => {
+            const e = spread([flooder], 1, `flooder-${i}`, seqs)[0]!;
+            clock.sentAt.set(e.id, performance.now());
+            return e;
+          },
+        }),
+      );
+      const poison = await phase('poison burst', () =>
+        offerAtRate(js, {
+          rate: quietRate * 100,
+          seconds: phaseSeconds,
+          make: (i) => ({
+            id: `poison-${i}`,
+            tenant: flooder,
+            instance: 'phone-0',
+            subject: ingestSubject(flooder, 'phone-0', 'message.received'),
+            bytes: encoder.encode(`{"not json ${i}`),
+          }),
+        }),
+      );
+      // A 10,000-batch history import on one quiet tenant, published as fast as NATS takes it.
+      const importer = quiet[0]!;
+      const history = await phase('history import', () => publishAll(js, historyBatches(importer, 10_000), 256));
+      const importerLatency = clock.of([importer]);
+
+      // ---- the cost of strict order: the same 10 tenants with many messages in flight ----
+      await stopRouter();
+      await startRouter({ ROUTER_MAX_ACK_PENDING: '1000' });
+      ctx.log('10 tenants, ROUTER_MAX_ACK_PENDING=1000 (order not kept across replicas)');
+      const tpUnordered = await throughput(js, clock, spread(ten, events, 'unordered', seqs), timeoutMs, fleet!.pid('router'), serverPid);
+
+      // ---- 1,000 tenants: start time, idle cost, throughput with the same total load ----
+      await stopRouter();
+      const many = [...ten, ...tenantIds('large', largeTenants - ten.length)];
+      for (const t of many.slice(ten.length)) await announceTenant(js, t);
+      ctx.log(`${many.length} tenants: starting the router`);
+      const readyMs = await startRouter();
+      const consumersMs = await waitConsumers(nc, many.length * 2 + 1, timeoutMs);
+      await new Promise((r) => setTimeout(r, 5_000));
+      const routerIdle = await sampleProcess(fleet!.pid('router'));
+      const serverIdle = serverPid !== undefined ? await sampleProcess(serverPid) : undefined;
+      const varz = (await (await fetch(`http://127.0.0.1:${monitorPort}/varz`)).json()) as { mem: number };
+      const consumerCount = await ingestConsumers(nc);
+      ctx.log(`${many.length} tenants: ${events} events`);
+      const tpMany = await throughput(js, clock, spread(many, events, 'many', seqs), timeoutMs, fleet!.pid('router'), serverPid);
+
+      // The same tenants with one single-filter durable each (history inline): what the
+      // realtime durables' filter lists cost the server at this tenant count.
+      await stopRouter();
+      await startRouter({ ROUTER_INGEST_LAYOUT: 'single' });
+      await waitConsumers(nc, many.length * 2 + 1, timeoutMs);
+      ctx.log(`${many.length} tenants, one single-filter durable each: ${events} events`);
+      const tpManySingle = await throughput(js, clock, spread(many, events, 'single', seqs), timeoutMs, fleet!.pid('router'), serverPid);
+
+      return {
+        targets: TARGETS,
+        publish_ratio: ratio(tp10.per_second, rawPublish.per_second),
+        tenant_scaling_ratio: ratio(tpMany.per_second, tp10.per_second),
+        tenant_scaling_ratio_single_filter: ratio(tpManySingle.per_second, tp10.per_second),
+        fairness_flood_p99_ratio: ratio(flood.p99_ms, baseline.p99_ms),
+        fairness_poison_p99_ratio: ratio(poison.p99_ms, baseline.p99_ms),
+        fairness_history_import_p99_ratio: ratio(history.p99_ms, baseline.p99_ms),
+        ordering_cost_ratio: ratio(tp10.per_second, tpUnordered.per_second),
+        raw: { jetstream_publish: rawPublish, jetstream_consume: rawConsume },
+        tenants_10: tp10,
+        [`tenants_${many.length}`]: {
+          ...tpMany,
+          router_ready_ms: Math.round(readyMs),
+          all_consumers_ms: Math.round(readyMs + consumersMs),
+          ingest_consumers: consumerCount,
+          router_idle_rss_mib: routerIdle?.rss_mib ?? null,
+          nats_server_idle_rss_mib: serverIdle?.rss_mib ?? null,
+          nats_server_mem_mib: round(varz.mem / 2 ** 20, 1),
+        },
+        [`tenants_${many.length}_single_filter`]: tpManySingle,
+        tenants_10_max_ack_pending_1000: tpUnordered,
+        fairness: {
+          quiet_tenants: quiet.length,
+          quiet_rate_per_tenant: quietRate,
+          flood_rate: quietRate * 100,
+          baseline,
+          flood,
+          poison,
+          history_import: { quiet_tenants: history, importing_tenant_realtime: importerLatency, batches: 10_000 },
+        },
+      };
+    } finally {
+      await stopRouter();
+      await nc.drain();
+      await nats.stop();
+      await database.drop();
+    }
+  });
+}
+
+interface Throughput extends RateFigure {
+  latency: LatencySummary;
+  /** CPU the router process spent per routed event: comparable across machines and loads. */
+  router_cpu_us_per_event: number | null;
+  router_cpu_cores: number | null;
+  nats_server_cpu_us_per_event: number | null;
+}
+
+async function throughput(js: JetStreamClient, clock: ArrivalClock, batch: OutgoingEvent[], timeoutMs: number, routerPid: number, serverPid?: number): Promise<Throughput> {
+  clock.reset();
+  const serverBefore = serverPid !== undefined ? await sampleProcess(serverPid) : undefined;
+  const before = await sampleProcess(routerPid);
+  const started = performance.now();
+  await timedPublish(js, clock, batch);
+  await clock.waitFor(batch.length, timeoutMs);
+  const after = await sampleProcess(routerPid);
+  const serverAfter = serverPid !== undefined ? await sampleProcess(serverPid) : undefined;
+  const serverCpu = serverBefore !== undefined && serverAfter !== undefined ? serverAfter.cpu_seconds - serverBefore.cpu_seconds : undefined;
+  const seconds = (clock.lastArrivalMs - started) / 1000;
+  const tenants = [...clock.latencies.keys()];
+  const cpu = before !== undefined && after !== undefined ? after.cpu_seconds - before.cpu_seconds : undefined;
+  return {
+    count: batch.length,
+    seconds: round(seconds),
+    per_second: Math.round(batch.length / seconds),
+    latency: clock.of(tenants),
+    router_cpu_us_per_event: cpu !== undefined ? Math.round((cpu * 1e6) / batch.length) : null,
+    router_cpu_cores: cpu !== undefined ? round(cpu / seconds, 2) : null,
+    nats_server_cpu_us_per_event: serverCpu !== undefined ? Math.round((serverCpu * 1e6) / batch.length) : null,
+  };
+}
+
+function historyBatches(tenant: string, n: number): OutgoingEvent[] {
+  const now = new Date().toISOString();
+  return Array.from({ length: n }, (_, part) => {
+    const id = `hist-${tenant}-${part}-${randomBytes(3).toString('hex')}`;
+    const envelope = {
+      id,
+      tenant,
+      instance: 'phone-0',
+      type: 'history.messages',
+      schema_version: 1,
+      occurred_at: now,
+      captured_at: now,
+      source: 'tenant',
+      data: {
+        sync_type: 'full',
+        is_latest: false,
+        part,
+        parts: n,
+        messages: Array.from({ length: 5 }, (_, i) => ({
+          message_id: `h${part}x${i}`,
+          chat_jid: '5511999990000@s.whatsapp.net',
+          from_me: false,
+          timestamp: now,
+          message_type: 'conversation',
+          text: `history ${part}.${i}`,
+        })),
+      },
+    };
+    return { id, tenant, instance: 'phone-0', subject: ingestSubject(tenant, 'phone-0', 'history.messages'), bytes: encoder.encode(JSON.stringify(envelope)) };
+  });
+}

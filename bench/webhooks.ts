@@ -1,0 +1,117 @@
+// `pnpm bench webhooks [--events N] [--instances N] [--out f.json]`: webhook-dispatch (in-process,
+// fan-out → WEBHOOKS → per-endpoint workers) delivering to a local receiver, beside a raw HTTP
+// POST loop to the same receiver in the same run (delivery_ratio), then the same load with a
+// second endpoint that hangs for its whole timeout (isolation_ratio: the healthy endpoint's p99
+// alone / with the hanging neighbour; ≥ 0.5 means within 2×).
+import { connect, type NatsConnection } from 'nats';
+import { addEndpoint, type Pool } from '@switchyard/db';
+import { announceTenant, publishEvent } from '@switchyard/nats';
+import { eventsSubject, newEventId } from '@switchyard/schema';
+import { createTestPool, createTestTenant, randomName, startHttpReceiver, startNatsServer, testLogger, testServiceEnv, type HttpReceiver } from '@switchyard/testing';
+import { startWebhookDispatch } from '../services/webhook-dispatch/src/app.ts';
+import { loadWebhookDispatchConfig } from '../services/webhook-dispatch/src/config.ts';
+import { numberArg, progress, rawHttpPostRate, ratio, round, runBench, summarizeLatencies, type BenchArgs } from './lib/mod.ts';
+
+interface Phase {
+  deliveries: number;
+  seconds: number;
+  per_second: number;
+  latency: ReturnType<typeof summarizeLatencies>;
+}
+
+export default async function webhooks(args: BenchArgs): Promise<void> {
+  const events = numberArg(args, 'events', 3_000);
+  const instances = numberArg(args, 'instances', 8);
+  await runBench('webhooks', args, async (ctx) => {
+    const nats = await startNatsServer();
+    const nc = await connect({ servers: nats.url });
+    const pool = await createTestPool();
+    const receiver = await startHttpReceiver();
+    receiver.respondWith((req) => (req.path.startsWith('/hanging') ? { status: 200, delayMs: 60_000 } : { status: 204 }));
+    const bucket = randomName('tenants');
+    const env = testServiceEnv(nats.url, { WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', WEBHOOK_ENDPOINT_CACHE_TTL: '1s', DATABASE_POOL_MAX: '8', WEBHOOK_ENDPOINT_CONCURRENCY: '16' });
+    const service = await startWebhookDispatch(loadWebhookDispatchConfig(env), { logger: testLogger('webhook-dispatch'), tenantBucket: bucket });
+    const cleanups: (() => Promise<void>)[] = [];
+    try {
+      ctx.log(`raw HTTP POST, ${events} requests`);
+      const raw = await rawHttpPostRate(`${receiver.url}/raw`, { count: events });
+
+      ctx.log(`all healthy: ${events} events over ${instances} instances`);
+      const healthy = await phase({ nc, pool, receiver, bucket, events, instances, hanging: false, cleanups });
+      ctx.log(`one healthy + one hanging endpoint: ${events} events`);
+      const isolated = await phase({ nc, pool, receiver, bucket, events, instances, hanging: true, cleanups });
+
+      return {
+        delivery_ratio: ratio(healthy.per_second, raw.per_second),
+        isolation_ratio: ratio(healthy.latency.p99_ms, isolated.latency.p99_ms),
+        raw_http_post: raw,
+        webhooks_all_healthy: healthy,
+        webhooks_healthy_beside_hanging: isolated,
+        notes: 'latency = event published to EVENTS → request received; deliveries include fan-out, Postgres delivery log (2 statements) and signing',
+      };
+    } finally {
+      await service.stop();
+      for (const cleanup of cleanups) await cleanup();
+      await receiver.close();
+      await pool.end();
+      await nc.close();
+      await nats.stop();
+    }
+  });
+}
+
+async function phase(options: {
+  nc: NatsConnection;
+  pool: Pool;
+  receiver: HttpReceiver;
+  bucket: string;
+  events: number;
+  instances: number;
+  hanging: boolean;
+  cleanups: (() => Promise<void>)[];
+}): Promise<Phase> {
+  const { nc, pool, receiver } = options;
+  const created = await createTestTenant(pool, 'wb');
+  options.cleanups.push(() => created.cleanup());
+  const tenant = created.tenant;
+  const path = `/healthy-${tenant}`;
+  await addEndpoint(pool, tenant, { url: `${receiver.url}${path}` });
+  if (options.hanging) await addEndpoint(pool, tenant, { url: `${receiver.url}/hanging-${tenant}`, timeoutMs: 10_000 });
+  await announceTenant(nc.jetstream(), tenant, {}, { bucket: options.bucket });
+  await new Promise((r) => setTimeout(r, 500));
+
+  const sentAt = new Map<string, number>();
+  const js = nc.jetstream();
+  const bar = progress(options.hanging ? 'beside hanging' : 'all healthy', options.events);
+  const started = performance.now();
+  const seqs = new Map<string, number>();
+  const inflight = new Set<Promise<unknown>>();
+  for (let i = 0; i < options.events; i++) {
+    const instance = `phone-${i % options.instances}`;
+    const seq = (seqs.get(instance) ?? 0) + 1;
+    seqs.set(instance, seq);
+    const id = newEventId();
+    const body = JSON.stringify({ id, tenant, instance, type: 'message.received', schema_version: 1, occurred_at: new Date().toISOString(), captured_at: new Date().toISOString(), seq, source: 'baileys', data: { message_id: `M${i}`, chat_jid: '5511999999999@s.whatsapp.net', from_me: false, timestamp: new Date().toISOString(), message_type: 'conversation', text: 'olá' } });
+    sentAt.set(id, Date.now());
+    const p = publishEvent(js, eventsSubject(tenant, instance, 'message.received'), new TextEncoder().encode(body), { msgId: id }).finally(() => inflight.delete(p));
+    inflight.add(p);
+    if (inflight.size >= 256) await Promise.race(inflight);
+  }
+  await Promise.all(inflight);
+  const got = await waitForCount(receiver, path, options.events, (n) => bar.update(n));
+  bar.done();
+  const seconds = (performance.now() - started) / 1000;
+  const latencies = got.map((req) => req.receivedAt - (sentAt.get(String(req.headers['webhook-id'])) ?? req.receivedAt));
+  return { deliveries: got.length, seconds: round(seconds), per_second: Math.round(got.length / seconds), latency: summarizeLatencies(latencies) };
+}
+
+async function waitForCount(receiver: HttpReceiver, path: string, count: number, onProgress: (n: number) => void): Promise<HttpReceiver['requests']> {
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    const got = receiver.requests.filter((req) => req.path === path);
+    onProgress(got.length);
+    if (got.length >= count) return got;
+    if (Date.now() > deadline) throw new Error(`only ${got.length}/${count} deliveries arrived`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -1,0 +1,119 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createPool, deleteTenant } from '@switchyard/db';
+import { tenantInboxPrefix } from '@switchyard/nats';
+import { Command } from 'commander';
+import { connect, credsAuthenticator, type NatsConnection } from 'nats';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+// By path: the CLI has no dependency on @switchyard/testing, and this fixture needs only node.
+import { startNatsServer, type NatsServer } from '../../../testing/src/nats-server.ts';
+import { loadCliConfig } from '../config.ts';
+import { CliContext } from '../context.ts';
+import { registerNatsCredentialsCommands } from './nats-credentials.ts';
+import { registerTenantCommands } from './tenant.ts';
+
+const DATABASE_URL =
+  process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/switchyard_test';
+const tenant = `cli${randomBytes(5).toString('hex')}`;
+let dir: string;
+let server: NatsServer | undefined;
+let context: CliContext | undefined;
+
+async function run(ctx: () => CliContext, ...args: string[]): Promise<unknown> {
+  const program = new Command('switchyard').option('--json').exitOverride();
+  registerNatsCredentialsCommands(program, ctx, () => ({ json: true }));
+  registerTenantCommands(program, ctx, () => ({ json: true }));
+  const chunks: string[] = [];
+  const write = vi
+    .spyOn(process.stdout, 'write')
+    .mockImplementation((chunk: string | Uint8Array) => {
+      chunks.push(String(chunk));
+      return true;
+    });
+  try {
+    await program.parseAsync(['node', 'switchyard', '--json', ...args]);
+  } finally {
+    write.mockRestore();
+  }
+  return JSON.parse(chunks.join(''));
+}
+
+function envFile(text: string): Record<string, string> {
+  return Object.fromEntries(
+    text
+      .trim()
+      .split('\n')
+      .map((line) => line.split('=', 2) as [string, string]),
+  );
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'switchyard-nats-creds-'));
+});
+afterAll(async () => {
+  await context?.close();
+  const pool = createPool({ url: DATABASE_URL, max: 1, applicationName: 'cli-nats-creds-test' });
+  await deleteTenant(pool, tenant);
+  await pool.end();
+  await server?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('switchyard nats-credentials and tenant create', () => {
+  it('init writes a server config and secrets; tenant create mints credentials that publish only to the tenant prefix', async () => {
+    const noContext = (): CliContext => {
+      throw new Error('init needs no connection');
+    };
+    await run(noContext, 'nats-credentials', 'init', '--dir', dir);
+    expect((await stat(join(dir, 'signing.env'))).mode & 0o077).toBe(0);
+    await expect(run(noContext, 'nats-credentials', 'init', '--dir', dir)).rejects.toThrow(
+      /exists/,
+    );
+
+    server = await startNatsServer({ config: await readFile(join(dir, 'auth.conf'), 'utf8') });
+    const signing = envFile(await readFile(join(dir, 'signing.env'), 'utf8'));
+    context = new CliContext(
+      loadCliConfig({
+        NATS_URL: server.url,
+        DATABASE_URL,
+        NATS_CREDS: join(dir, 'services.creds'),
+        ...signing,
+      }),
+    );
+    const live = context;
+    const credsFile = join(dir, `${tenant}.creds`);
+    const created = (await run(
+      () => live,
+      'tenant',
+      'create',
+      tenant,
+      '--creds-out',
+      credsFile,
+    )) as { nats_creds_file?: string };
+    expect(created.nats_creds_file).toBe(credsFile);
+    expect((await stat(credsFile)).mode & 0o077).toBe(0);
+
+    const nc: NatsConnection = await connect({
+      servers: server.url,
+      authenticator: credsAuthenticator(await readFile(credsFile)),
+      inboxPrefix: tenantInboxPrefix(tenant),
+    });
+    try {
+      const ack = await nc
+        .jetstream()
+        .publish(`v1.ingest.${tenant}.phone-1.message.received`, new TextEncoder().encode('{}'));
+      expect(ack.stream).toBe('INGEST');
+      await expect(
+        nc
+          .jetstream()
+          .publish('v1.ingest.someone-else.phone-1.message.received', new Uint8Array(), {
+            timeout: 1_000,
+          }),
+      ).rejects.toThrow();
+    } finally {
+      await nc.close();
+    }
+  });
+});

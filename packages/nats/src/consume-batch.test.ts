@@ -1,0 +1,106 @@
+import { dlqRecordSchema } from '@switchyard/schema';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startBatchConsumer, type BatchHandler, type RunningBatchConsumer } from './consume-batch.ts';
+import { ensureDurableConsumer } from './consumers.ts';
+import { ack, deadLetter, retry } from './outcome.ts';
+import { publishEvent } from './publish.ts';
+import { decode, encode, randomTenant, readStream, streamMessages, testLogger, testNats, waitFor, type TestNats } from './test-support.ts';
+
+describe('startBatchConsumer', () => {
+  let t: TestNats | undefined;
+  const running: RunningBatchConsumer[] = [];
+
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((c) => c.stop()));
+    await t?.close();
+    t = undefined;
+  });
+
+  async function setup(count: number) {
+    const n = await testNats();
+    t = n;
+    const tenant = randomTenant();
+    const durable = `persistence_${tenant}`;
+    await ensureDurableConsumer(n.jsm, { stream: n.streams.ingest.name, durable, filterSubject: n.ingestFilter(tenant), ackWaitMs: 5_000 });
+    for (let i = 0; i < count; i++) await publishEvent(n.js, n.ingestSubject(tenant), encode(String(i)), { msgId: `evt-${i}` });
+    const start = (handler: BatchHandler, extra: { batchSize?: number; maxDeliver?: number } = {}) => {
+      const consumer = startBatchConsumer({
+        js: n.js,
+        stream: n.streams.ingest.name,
+        durable,
+        tenant,
+        service: 'persistence',
+        logger: testLogger,
+        registry: n.registry,
+        retryBackoffMs: [20],
+        dlqSubject: n.dlqSubject(tenant),
+        batchSize: extra.batchSize ?? 10,
+        maxWaitMs: 50,
+        ...(extra.maxDeliver !== undefined ? { maxDeliver: extra.maxDeliver } : {}),
+        handler,
+      });
+      running.push(consumer);
+      return consumer;
+    };
+    const settled = () =>
+      waitFor(async () => {
+        const info = await n.jsm.consumers.info(n.streams.ingest.name, durable);
+        return info.num_pending === 0 && info.num_ack_pending === 0;
+      }, 15_000, 'every message settled');
+    return { n, tenant, durable, start, settled };
+  }
+
+  it('hands over batches of at most batchSize, in stream order, and acks after the handler resolved', async () => {
+    const { n, durable, start, settled } = await setup(25);
+    const batches: string[][] = [];
+    let acksBeforeResolve = 0;
+    start(async (messages) => {
+      batches.push(messages.map((m) => decode(m.data)));
+      await new Promise((r) => setTimeout(r, 20));
+      // Nothing of this batch may be acked while the handler is still running.
+      const info = await n.jsm.consumers.info(n.streams.ingest.name, durable);
+      if (info.num_ack_pending < messages.length) acksBeforeResolve++;
+      return messages.map(() => ack());
+    });
+    await settled();
+    expect(batches.flat()).toEqual(Array.from({ length: 25 }, (_, i) => String(i)));
+    expect(Math.max(...batches.map((b) => b.length))).toBeLessThanOrEqual(10);
+    expect(batches.length).toBeLessThan(25);
+    expect(acksBeforeResolve).toBe(0);
+  });
+
+  it('settles each message by its own outcome: ack, retry (redelivered), dead-letter', async () => {
+    const { n, start, settled } = await setup(3);
+    const deliveries = new Map<string, number[]>();
+    start(async (messages) =>
+      messages.map((m) => {
+        const body = decode(m.data);
+        deliveries.set(body, [...(deliveries.get(body) ?? []), m.deliveryCount]);
+        if (body === '1') return m.deliveryCount === 1 ? retry('not yet') : ack();
+        if (body === '2') return deadLetter('SCHEMA_INVALID', 'bad');
+        return ack();
+      }),
+    );
+    await settled();
+    await waitFor(() => (deliveries.get('1')?.length === 2 ? true : undefined));
+    expect(deliveries.get('0')).toEqual([1]);
+    expect(deliveries.get('1')).toEqual([1, 2]);
+    expect(await streamMessages(n.jsm, n.streams.dlq.name)).toBe(1);
+    const [record] = (await readStream(n.jsm, n.streams.dlq.name)).map((m) => dlqRecordSchema.parse(JSON.parse(decode(m.data))));
+    expect(record).toMatchObject({ reason: 'SCHEMA_INVALID', event_id: 'evt-2', service: 'persistence' });
+  });
+
+  it('retries the whole batch when the handler throws, and dead-letters after maxDeliver', async () => {
+    const { n, start, settled } = await setup(2);
+    let calls = 0;
+    start(async () => {
+      calls++;
+      throw new Error('postgres is away');
+    }, { maxDeliver: 2 });
+    await waitFor(async () => ((await streamMessages(n.jsm, n.streams.dlq.name)) === 2 ? true : undefined));
+    await settled();
+    expect(calls).toBeGreaterThanOrEqual(2);
+    const reasons = (await readStream(n.jsm, n.streams.dlq.name)).map((m) => dlqRecordSchema.parse(JSON.parse(decode(m.data))).reason);
+    expect(reasons).toEqual(['MAX_DELIVERIES', 'MAX_DELIVERIES']);
+  });
+});

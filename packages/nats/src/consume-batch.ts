@@ -1,0 +1,400 @@
+import { isNonRetryable } from '@switchyard/runtime';
+import { durableName, SYSTEM_TENANT, STREAMS, tenantFilterSubject, type StreamKind } from '@switchyard/schema';
+import { ConsumerEvents, millis, type ConsumerMessages, type ConsumerStatus, type JetStreamClient, type JetStreamManager, type JsMsg } from 'nats';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { DEFAULT_RETRY_BACKOFF_MS } from './consume.ts';
+import { deleteDurableConsumer, ensureDurableConsumer, type DurableConsumerOptions } from './consumers.ts';
+import { buildDlqRecord, publishToDlq } from './dlq.ts';
+import { consumerMetrics } from './metrics.ts';
+import { retry, type InboundMessage, type Outcome } from './outcome.ts';
+import { headersToRecord } from './publish.ts';
+import { watchTenants, type TenantBucketOptions } from './tenant-registry.ts';
+
+/**
+ * Gets the messages of one batch, in stream order, and answers one outcome per message (same
+ * index). Resolving means every `ack` outcome is durable (e.g. the batch's transaction committed):
+ * only then does the loop ack. A throw counts as `retry` for every message (or dead-letters them
+ * all when the error is non-retryable).
+ */
+export type BatchHandler = (messages: readonly InboundMessage[]) => Promise<Outcome[]>;
+
+export interface StartBatchConsumerOptions {
+  js: JetStreamClient;
+  jsm?: JetStreamManager;
+  ensure?: Omit<DurableConsumerOptions, 'stream' | 'durable'>;
+  stream: string;
+  durable: string;
+  tenant: string;
+  service: string;
+  handler: BatchHandler;
+  logger: Logger;
+  registry: Registry;
+  /** At most this many messages per batch. Default 500. */
+  batchSize?: number;
+  /** Once a batch has its first message, wait at most this long for more. Default 20 ms. */
+  maxWaitMs?: number;
+  /** Deliveries before a retry becomes a MAX_DELIVERIES dead-letter. Default 5. */
+  maxDeliver?: number;
+  retryBackoffMs?: number[];
+  /** Tests only: where dead-letters go instead of `v1.dlq.<tenant>`. */
+  dlqSubject?: string;
+}
+
+export interface RunningBatchConsumer {
+  readonly stream: string;
+  readonly durable: string;
+  state(): 'running' | 'draining' | 'stopped';
+  /** Stops pulling, waits for the batch in flight to be settled, then resolves. */
+  stop(): Promise<void>;
+}
+
+const REATTACH_MIN_MS = 250;
+const REATTACH_MAX_MS = 10_000;
+const TIMED_OUT = Symbol('timed out');
+
+/** Status events after which the loop throws the iterator away and gets the consumer again. */
+function needsReattach(status: ConsumerStatus): boolean {
+  return (
+    status.type === ConsumerEvents.ConsumerDeleted ||
+    status.type === ConsumerEvents.ConsumerNotFound ||
+    status.type === ConsumerEvents.StreamNotFound ||
+    status.type === ConsumerEvents.HeartbeatsMissed ||
+    status.type === ConsumerEvents.NoResponders
+  );
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
+/**
+ * Like `startConsumer`, but the handler sees batches: one batch at a time per durable, so a
+ * tenant's events keep their stream order, and a handler can write a whole batch in one
+ * transaction with bulk statements. Settlement per message follows the same rules as
+ * `startConsumer` (ack after the handler resolved; retry with backoff until `maxDeliver`, then
+ * MAX_DELIVERIES; dead-letter only once the DLQ record is stored). When every message of a batch
+ * asks for a retry (an outage), the loop also waits the backoff before taking the next batch,
+ * so later events do not overtake the ones it nak'd.
+ */
+export function startBatchConsumer(options: StartBatchConsumerOptions): RunningBatchConsumer {
+  const { js, jsm, ensure, stream, durable, tenant, service, handler, registry } = options;
+  const batchSize = Math.max(1, options.batchSize ?? 500);
+  const maxWaitMs = Math.max(0, options.maxWaitMs ?? 20);
+  const maxDeliver = options.maxDeliver ?? 5;
+  const backoff = options.retryBackoffMs !== undefined && options.retryBackoffMs.length > 0 ? options.retryBackoffMs : [...DEFAULT_RETRY_BACKOFF_MS];
+  const logger = options.logger.child({ stream, durable, tenant });
+  const metrics = consumerMetrics(registry);
+  const stopping = new AbortController();
+  let state: 'running' | 'draining' | 'stopped' = 'running';
+  let messages: ConsumerMessages | undefined;
+  let ackWaitMs = 30_000;
+
+  const backoffFor = (deliveryCount: number): number => backoff[Math.min(Math.max(deliveryCount, 1), backoff.length) - 1] ?? 1_000;
+
+  const pause = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      stopping.signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve();
+      }, { once: true });
+    });
+
+  async function attach(): Promise<ConsumerMessages> {
+    if (jsm !== undefined && ensure !== undefined) await ensureDurableConsumer(jsm, { ...ensure, stream, durable });
+    const consumer = await js.consumers.get(stream, durable);
+    const info = await consumer.info(true);
+    if (info.config.ack_wait !== undefined) ackWaitMs = millis(info.config.ack_wait);
+    return consumer.consume({ max_messages: batchSize });
+  }
+
+  async function watchStatus(iter: ConsumerMessages): Promise<void> {
+    for await (const status of await iter.status()) {
+      if (!needsReattach(status)) continue;
+      logger.warn({ status: status.type }, 'consumer trouble; getting the consumer again');
+      await iter.close();
+      return;
+    }
+  }
+
+  /** Collects up to batchSize messages: the first blocks, the rest may take maxWaitMs more. */
+  function batcher(iter: ConsumerMessages) {
+    const it = iter[Symbol.asyncIterator]();
+    // A next() that lost a race with the timer still holds the following message: keep it.
+    let pending: Promise<IteratorResult<JsMsg>> | undefined;
+    return async (): Promise<JsMsg[] | null> => {
+      pending ??= it.next();
+      const first = await pending;
+      pending = undefined;
+      if (first.done === true) return null;
+      const batch = [first.value];
+      const deadline = Date.now() + maxWaitMs;
+      while (batch.length < batchSize) {
+        pending ??= it.next();
+        const next = await raceDeadline(pending, deadline);
+        if (next === TIMED_OUT) break;
+        pending = undefined;
+        if (next.done === true) break;
+        batch.push(next.value);
+      }
+      return batch;
+    };
+  }
+
+  async function run(): Promise<void> {
+    let retryInMs = REATTACH_MIN_MS;
+    while (state === 'running') {
+      try {
+        const iter = await attach();
+        messages = iter;
+        if (state !== 'running') {
+          await iter.close();
+          break;
+        }
+        retryInMs = REATTACH_MIN_MS;
+        watchStatus(iter).catch((err: unknown) => logger.warn({ err }, 'consumer status watch ended'));
+        const nextBatch = batcher(iter);
+        for (let batch = await nextBatch(); batch !== null; batch = await nextBatch()) {
+          if (state !== 'running') {
+            // Hand them straight back so another replica can take them now.
+            for (const msg of batch) msg.nak();
+            continue;
+          }
+          const waitMs = await processBatch(batch);
+          if (waitMs > 0) await pause(waitMs);
+        }
+        const closedWith = await iter.closed();
+        if (closedWith instanceof Error && state === 'running') logger.warn({ err: closedWith }, 'consumer stopped; getting it again');
+      } catch (err) {
+        if (state !== 'running') break;
+        logger.error({ err, retryInMs }, 'could not consume; retrying');
+      }
+      if (state === 'running') {
+        await pause(retryInMs);
+        retryInMs = Math.min(retryInMs * 2, REATTACH_MAX_MS);
+      }
+    }
+  }
+
+  function toInbound(msg: JsMsg): InboundMessage {
+    const eventId = msg.headers?.get('Nats-Msg-Id');
+    return {
+      subject: msg.subject,
+      data: msg.data,
+      headers: headersToRecord(msg.headers),
+      ...(eventId !== undefined && eventId !== '' ? { eventId } : {}),
+      deliveryCount: msg.info.deliveryCount,
+      streamSeq: msg.seq,
+      tenant,
+    };
+  }
+
+  /** Runs the handler over one batch and settles every message; answers how long to pause. */
+  async function processBatch(batch: JsMsg[]): Promise<number> {
+    const stopTimer = metrics.duration.startTimer({ service, tenant });
+    const inbound = batch.map(toInbound);
+    // A big batch (a history sync) may outlast ack_wait; tell the server we are still on it.
+    const keepAlive = setInterval(() => batch.forEach((m) => m.working()), Math.max(ackWaitMs / 2, 100));
+    let outcomes: Outcome[];
+    let nonRetryableThrow = false;
+    try {
+      outcomes = await handler(inbound);
+      if (outcomes.length !== batch.length) throw new Error(`batch handler answered ${outcomes.length} outcomes for ${batch.length} messages`);
+    } catch (err) {
+      nonRetryableThrow = isNonRetryable(err);
+      logger.warn({ err, size: batch.length, nonRetryable: nonRetryableThrow }, 'batch handler threw');
+      const outcome: Outcome = nonRetryableThrow ? { kind: 'dead-letter', reason: 'HANDLER_ERROR', error: errorText(err) } : retry(errorText(err));
+      outcomes = batch.map(() => outcome);
+    } finally {
+      clearInterval(keepAlive);
+    }
+    let allRetry = true;
+    for (const [i, msg] of batch.entries()) {
+      const outcome = outcomes[i] ?? retry('no outcome');
+      if (outcome.kind !== 'retry') allRetry = false;
+      try {
+        const label = await settle(msg, inbound[i]!, outcome, nonRetryableThrow);
+        metrics.consumed.inc({ service, tenant, outcome: label });
+      } catch (err) {
+        logger.error({ err, seq: msg.seq }, 'settling a message failed; it will be redelivered');
+      }
+    }
+    stopTimer({});
+    const first = inbound[0];
+    return allRetry && first !== undefined ? backoffFor(first.deliveryCount) : 0;
+  }
+
+  async function settle(msg: JsMsg, inbound: InboundMessage, outcome: Outcome, nonRetryableThrow: boolean): Promise<string> {
+    switch (outcome.kind) {
+      case 'ack':
+        msg.ack();
+        return 'ack';
+      case 'retry':
+        if (maxDeliver !== -1 && inbound.deliveryCount >= maxDeliver) {
+          return handOff(msg, inbound, { kind: 'dead-letter', reason: 'MAX_DELIVERIES', error: outcome.error }, true);
+        }
+        msg.nak(outcome.delayMs ?? backoffFor(inbound.deliveryCount));
+        metrics.retries.inc({ service, tenant });
+        return 'retry';
+      case 'dead-letter':
+        return handOff(msg, inbound, outcome, nonRetryableThrow ? false : undefined);
+    }
+  }
+
+  async function handOff(
+    msg: JsMsg,
+    inbound: InboundMessage,
+    outcome: Extract<Outcome, { kind: 'dead-letter' }>,
+    retryable: boolean | undefined,
+  ): Promise<string> {
+    try {
+      const record = buildDlqRecord({
+        tenant,
+        service,
+        sourceStream: stream,
+        sourceSubject: inbound.subject,
+        sourceSeq: inbound.streamSeq,
+        consumer: durable,
+        ...(inbound.eventId !== undefined ? { eventId: inbound.eventId } : {}),
+        reason: outcome.reason,
+        error: outcome.error,
+        ...(retryable !== undefined ? { retryable } : {}),
+        deliveries: inbound.deliveryCount,
+        ...(outcome.attempts !== undefined ? { attempts: outcome.attempts } : {}),
+        headers: inbound.headers,
+        payload: inbound.data,
+      });
+      await publishToDlq(js, record, options.dlqSubject !== undefined ? { subject: options.dlqSubject } : {});
+    } catch (err) {
+      // The original stays in its stream; nak so it comes back and the hand-off is retried.
+      logger.error({ err, seq: inbound.streamSeq, reason: outcome.reason }, 'DLQ publish failed; message kept for retry');
+      msg.nak(backoffFor(inbound.deliveryCount));
+      metrics.retries.inc({ service, tenant });
+      return 'dlq_failed';
+    }
+    msg.ack();
+    metrics.dlqPublished.inc({ service, tenant, reason: outcome.reason });
+    logger.warn({ seq: inbound.streamSeq, reason: outcome.reason, error: outcome.error, delivery: inbound.deliveryCount }, 'message dead-lettered');
+    return 'dead_letter';
+  }
+
+  const loop = run();
+  let stopped: Promise<void> | undefined;
+  return {
+    stream,
+    durable,
+    state: () => state,
+    stop() {
+      stopped ??= (async () => {
+        state = 'draining';
+        stopping.abort();
+        await messages?.close().catch((err: unknown) => logger.debug({ err }, 'closing consumer iterator failed'));
+        // The loop finishes the batch in flight (settling it) before it sees the closed iterator.
+        await loop;
+        state = 'stopped';
+      })();
+      return stopped;
+    },
+  };
+}
+
+async function raceDeadline<T>(promise: Promise<T>, deadline: number): Promise<T | typeof TIMED_OUT> {
+  const ms = deadline - Date.now();
+  if (ms <= 0) {
+    // Already buffered messages still join the batch; only a real wait is cut short.
+    return Promise.race([promise, new Promise<typeof TIMED_OUT>((resolve) => setImmediate(() => resolve(TIMED_OUT)))]);
+  }
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export interface TenantBatchConsumerOptions extends TenantBucketOptions {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  service: string;
+  kind: StreamKind;
+  handlerFor(tenant: string): BatchHandler;
+  logger: Logger;
+  registry: Registry;
+  batchSize?: number;
+  maxWaitMs?: number;
+  maxDeliver?: number;
+  retryBackoffMs?: number[];
+  ackWaitMs?: number;
+  /** Must be at least batchSize, or batches never fill. Default: max(1000, 2 × batchSize). */
+  maxAckPending?: number;
+}
+
+export interface TenantBatchConsumers {
+  tenants(): string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * One batch consumer per announced tenant, the batch counterpart of `startTenantConsumers`:
+ * started when a tenant is announced, stopped and its durable deleted when it is retracted.
+ */
+export async function startTenantBatchConsumers(options: TenantBatchConsumerOptions): Promise<TenantBatchConsumers> {
+  const { js, jsm, service, kind, logger, registry } = options;
+  const stream = STREAMS[kind];
+  const running = new Map<string, RunningBatchConsumer>();
+  const batchSize = options.batchSize ?? 500;
+  const maxAckPending = options.maxAckPending ?? Math.max(1000, batchSize * 2);
+
+  const onAdded = (tenant: string): void => {
+    if (running.has(tenant) || tenant === SYSTEM_TENANT) return;
+    const consumer = startBatchConsumer({
+      js,
+      jsm,
+      ensure: {
+        filterSubject: tenantFilterSubject(kind, tenant),
+        maxAckPending,
+        ...(options.ackWaitMs !== undefined ? { ackWaitMs: options.ackWaitMs } : {}),
+      },
+      stream,
+      durable: durableName(service, tenant),
+      tenant,
+      service,
+      handler: options.handlerFor(tenant),
+      logger,
+      registry,
+      batchSize,
+      ...(options.maxWaitMs !== undefined ? { maxWaitMs: options.maxWaitMs } : {}),
+      ...(options.maxDeliver !== undefined ? { maxDeliver: options.maxDeliver } : {}),
+      ...(options.retryBackoffMs !== undefined ? { retryBackoffMs: options.retryBackoffMs } : {}),
+    });
+    running.set(tenant, consumer);
+    logger.info({ tenant, stream, durable: consumer.durable }, 'tenant batch consumer started');
+  };
+
+  const onRemoved = async (tenant: string): Promise<void> => {
+    const consumer = running.get(tenant);
+    if (consumer === undefined) return;
+    running.delete(tenant);
+    await consumer.stop();
+    await deleteDurableConsumer(jsm, stream, consumer.durable);
+    logger.info({ tenant, stream, durable: consumer.durable }, 'tenant retracted; batch consumer stopped and durable deleted');
+  };
+
+  const watch = await watchTenants(js, {
+    ...(options.bucket !== undefined ? { bucket: options.bucket } : {}),
+    onAdded,
+    onRemoved,
+    logger,
+  });
+  await watch.ready;
+  return {
+    tenants: () => [...running.keys()].sort(),
+    async stop() {
+      await watch.stop();
+      const all = [...running.values()];
+      running.clear();
+      await Promise.all(all.map((c) => c.stop()));
+    },
+  };
+}

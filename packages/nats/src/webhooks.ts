@@ -1,0 +1,104 @@
+import { assertInstanceId, assertTenantId } from '@switchyard/schema';
+import { nanos, NatsError, type JetStreamClient, type JetStreamManager, type StreamConfig } from 'nats';
+import { isStreamNotFound } from './errors.ts';
+import { publishEvent, headersToRecord, type PublishResult } from './publish.ts';
+import { STREAM_DEFAULTS, streamConfig, type StreamIdentity } from './streams.ts';
+
+/**
+ * The WEBHOOKS stream: one message per (event, endpoint) pair, so each delivery is retried and
+ * acknowledged on its own. Subjects are `v1.webhooks.<tenant>.<endpoint>.<instance>`: the
+ * endpoint token gives every endpoint its own durable (a slow endpoint holds only its own
+ * consumer), and the instance token lets the deliverer keep per-instance order. The body is the
+ * event exactly as it was on EVENTS, so the signature covers the bytes the router stored.
+ */
+export const WEBHOOKS_STREAM = 'WEBHOOKS';
+const PREFIX = 'v1.webhooks';
+// Endpoint ids are generated (`ep_<hex>`); checked anyway because they become subject tokens.
+const ENDPOINT_ID = /^[a-z0-9_]{1,64}$/;
+
+/** Headers the fan-out sets on a delivery, so the deliverer never has to parse the body to order it. */
+export const WEBHOOK_HEADERS = {
+  eventId: 'Switchyard-Event-Id',
+  eventType: 'Switchyard-Event-Type',
+  instance: 'Switchyard-Instance',
+  seq: 'Switchyard-Seq',
+} as const;
+
+function assertEndpointId(id: string): string {
+  if (!ENDPOINT_ID.test(id)) throw new Error(`invalid endpoint id for a subject: ${JSON.stringify(id)}`);
+  return id;
+}
+
+export function webhookDeliverySubject(tenant: string, endpointId: string, instance: string): string {
+  return `${PREFIX}.${assertTenantId(tenant)}.${assertEndpointId(endpointId)}.${assertInstanceId(instance)}`;
+}
+
+/** The filter of one endpoint's durable. */
+export function webhookEndpointFilter(tenant: string, endpointId: string): string {
+  return `${PREFIX}.${assertTenantId(tenant)}.${assertEndpointId(endpointId)}.*`;
+}
+
+/** One durable per endpoint; replicas of webhook-dispatch share it. */
+export function webhookDurableName(tenant: string, endpointId: string): string {
+  return `webhook_dispatch_${assertTenantId(tenant)}_${assertEndpointId(endpointId)}`;
+}
+
+/** `<event id>:<endpoint id>`: a fan-out replayed inside the duplicate window stores nothing new. */
+export function webhookDeliveryMsgId(eventId: string, endpointId: string): string {
+  return `${eventId}:${endpointId}`;
+}
+
+/** Same durability choices as the pipeline's streams (see STREAM_DEFAULTS), 7 days of history. */
+export function webhooksStreamConfig(options: { name?: string; replicas?: number; maxAgeMs?: number } = {}): Partial<StreamConfig> & StreamIdentity {
+  const identity = { name: options.name ?? WEBHOOKS_STREAM, subjects: [`${PREFIX}.>`] };
+  const base = streamConfig('events', { streams: { events: identity }, ...(options.replicas !== undefined ? { replicas: options.replicas } : {}) });
+  return { ...base, max_age: nanos(options.maxAgeMs ?? STREAM_DEFAULTS.maxAgeMs.events) };
+}
+
+export interface WebhookDelivery {
+  tenant: string;
+  endpointId: string;
+  instance: string;
+  eventId: string;
+  eventType: string;
+  seq: number;
+  body: Uint8Array;
+  /** Default `<event id>:<endpoint id>`; a manual re-send passes a fresh one. */
+  msgId?: string;
+}
+
+/** Stores one delivery and resolves once JetStream has it. */
+export function publishWebhookDelivery(js: JetStreamClient, delivery: WebhookDelivery, stream = WEBHOOKS_STREAM): Promise<PublishResult> {
+  return publishEvent(js, webhookDeliverySubject(delivery.tenant, delivery.endpointId, delivery.instance), delivery.body, {
+    msgId: delivery.msgId ?? webhookDeliveryMsgId(delivery.eventId, delivery.endpointId),
+    expectStream: stream,
+    headers: {
+      [WEBHOOK_HEADERS.eventId]: delivery.eventId,
+      [WEBHOOK_HEADERS.eventType]: delivery.eventType,
+      [WEBHOOK_HEADERS.instance]: delivery.instance,
+      [WEBHOOK_HEADERS.seq]: String(delivery.seq),
+    },
+  });
+}
+
+export interface StoredMessage {
+  subject: string;
+  data: Uint8Array;
+  headers: Record<string, string[]>;
+}
+
+/** A message still held by a stream, by sequence; undefined once it aged out (or never was). */
+export async function readStoredMessage(jsm: JetStreamManager, stream: string, seq: number): Promise<StoredMessage | undefined> {
+  try {
+    const stored = await jsm.streams.getMessage(stream, { seq });
+    return { subject: stored.subject, data: stored.data, headers: headersToRecord(stored.header) };
+  } catch (err) {
+    if (isStreamNotFound(err) || isMessageNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+const JS_ERR_NO_MESSAGE = 10037;
+function isMessageNotFound(err: unknown): boolean {
+  return err instanceof NatsError && err.api_error?.err_code === JS_ERR_NO_MESSAGE;
+}

@@ -1,0 +1,156 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { makeEventBuffer } from '@whiskeysockets/baileys';
+import { connect, type NatsConnection } from 'nats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { forTenant, type Pool } from '@switchyard/db';
+import { ensureStreams } from '@switchyard/nats';
+import { createMetricsRegistry } from '@switchyard/runtime';
+import { parseEnvelope, STREAMS, type EventEnvelope } from '@switchyard/schema';
+import {
+  createTestPool,
+  createTestTenant,
+  startNatsServer,
+  testServiceEnv,
+  type NatsServer,
+  type TestTenant,
+} from '@switchyard/testing';
+import { attachCaptureAdapter } from './baileys-adapter.ts';
+import { captureMetrics } from './metrics.ts';
+import { outboxBacklog } from './outbox.ts';
+import { fixture, readStream, silentLogger } from './test-support.ts';
+
+function upsertWithId(id: string) {
+  const template = fixture('text-received-lid').upsert;
+  const message = template.messages[0];
+  if (message === undefined) throw new Error('fixture has no message');
+  return { type: template.type, messages: [{ ...message, key: { ...message.key, id } }] };
+}
+
+describe('durable outbox', () => {
+  let server: NatsServer;
+  let nc: NatsConnection;
+  let pool: Pool;
+  let tenant: TestTenant;
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    nc = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+    await ensureStreams(await nc.jetstreamManager());
+    pool = await createTestPool();
+    tenant = await createTestTenant(pool);
+  });
+  afterAll(async () => {
+    await tenant.cleanup();
+    await pool.end();
+    await nc.close();
+    await server.stop();
+  });
+
+  async function ingested(instance: string): Promise<EventEnvelope[]> {
+    const out: EventEnvelope[] = [];
+    for (const m of await readStream(await nc.jetstreamManager(), STREAMS.ingest)) {
+      const parsed = parseEnvelope(m.data);
+      if (parsed.ok && parsed.event.tenant === tenant.tenant && parsed.event.instance === instance) out.push(parsed.event);
+    }
+    return out;
+  }
+
+  function expectInOrderOnce(events: EventEnvelope[], ids: string[]): void {
+    const messageIds = events.map((e) => ('message_id' in e.data ? e.data.message_id : undefined));
+    expect(messageIds).toEqual(ids);
+    expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+  }
+
+  it('keeps capturing through a 30 s NATS outage and relays everything afterwards, in order, once', async () => {
+    const registry = createMetricsRegistry('capture');
+    const ev = makeEventBuffer(silentLogger);
+    const adapter = attachCaptureAdapter({
+      ev,
+      tenant: tenant.tenant,
+      instance: 'outage',
+      js: nc.jetstream(),
+      db: forTenant(pool, tenant.tenant),
+      logger: silentLogger,
+      metrics: captureMetrics(registry),
+      publishTimeoutMs: 500,
+      backoff: { initialMs: 100, maxMs: 1_000 },
+    });
+    const ids: string[] = [];
+    const emit = (): void => {
+      const id = `outage-${ids.length + 1}`;
+      ids.push(id);
+      ev.emit('messages.upsert', upsertWithId(id));
+    };
+    try {
+      for (let i = 0; i < 20; i++) emit();
+      await adapter.idle();
+      await server.kill();
+      const outageEnds = Date.now() + 30_000;
+      while (Date.now() < outageEnds) {
+        emit();
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      // Durably waiting: in Postgres, and reported as such.
+      const backlog = await outboxBacklog(forTenant(pool, tenant.tenant), 'outage');
+      expect(backlog.size).toBeGreaterThan(250);
+      const metrics = await registry.metrics();
+      expect(metrics).toMatch(/capture_outbox_size\{[^}]*instance="outage"[^}]*\} [1-9]\d+/);
+      expect(metrics).toMatch(/capture_outbox_oldest_age_seconds\{[^}]*instance="outage"[^}]*\} (2\d|3\d)\./);
+      await server.restart();
+      for (let i = 0; i < 20; i++) emit();
+      await adapter.idle();
+    } finally {
+      await adapter.close();
+    }
+    expectInOrderOnce(await ingested('outage'), ids);
+    expect((await outboxBacklog(forTenant(pool, tenant.tenant), 'outage')).size).toBe(0);
+  }, 90_000);
+
+  it('loses nothing when capture is SIGKILLed mid-stream, and seq continues after the restart', async () => {
+    const driver = new URL('./capture-driver.ts', import.meta.url).pathname;
+    const run = (from: number, to: number): { child: ChildProcess; durable: number; lines: AsyncIterable<string> } => {
+      const child = spawn(process.execPath, ['--import', 'tsx', driver], {
+        env: {
+          ...process.env,
+          ...testServiceEnv(server.url),
+          DRIVER_TENANT: tenant.tenant,
+          DRIVER_INSTANCE: 'killed',
+          DRIVER_FROM: String(from),
+          DRIVER_TO: String(to),
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const lines = createInterface({ input: child.stdout });
+      return { child, durable: 0, lines };
+    };
+
+    const first = run(1, 1_000_000);
+    let durable = 0;
+    for await (const line of first.lines) {
+      const m = /^durable (\d+)$/.exec(line);
+      if (m) durable = Number(m[1]);
+      if (durable >= 300) break;
+    }
+    first.child.kill('SIGKILL');
+    await new Promise((r) => first.child.once('exit', r));
+
+    const second = run(2_000_001, 2_000_100);
+    let done = false;
+    for await (const line of second.lines) if (line === 'done') done = true;
+    await new Promise((r) => (second.child.exitCode !== null ? r(undefined) : second.child.once('exit', r)));
+    expect(done).toBe(true);
+
+    const events = await ingested('killed');
+    const messageIds = events.map((e) => ('message_id' in e.data ? String(e.data.message_id) : ''));
+    // Everything reported durable before the kill is there, once, and the restart's events follow.
+    for (let n = 1; n <= durable; n++) expect(messageIds).toContain(`drv-${n}`);
+    expect(new Set(messageIds).size).toBe(messageIds.length);
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    const firstOfSecond = messageIds.indexOf('drv-2000001');
+    expect(firstOfSecond).toBeGreaterThanOrEqual(durable);
+    expect(messageIds.slice(firstOfSecond)).toEqual(Array.from({ length: 100 }, (_, i) => `drv-${2_000_001 + i}`));
+    expect(messageIds.slice(0, firstOfSecond).every((id) => Number(id.slice(4)) < 2_000_000)).toBe(true);
+  }, 120_000);
+});

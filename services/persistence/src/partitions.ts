@@ -1,0 +1,87 @@
+import type { TenantQueryable } from '@switchyard/db';
+
+/**
+ * The events log is range-partitioned by month on occurred_at: `events_pYYYYMM` holds
+ * [first of the month, first of the next) in UTC. Months are coarse enough that a history sync
+ * reaching years back makes tens of partitions, not thousands, and fine enough that retention
+ * keeps at most a month more than asked.
+ */
+export interface MonthPartition {
+  /** e.g. `events_p202601`; a bare (unquoted) table name in the tenant schema. */
+  name: string;
+  from: Date;
+  to: Date;
+}
+
+const NAME = /^events_p(\d{4})(\d{2})$/;
+
+export function partitionFor(at: Date): MonthPartition {
+  const year = at.getUTCFullYear();
+  const month = at.getUTCMonth();
+  return {
+    name: `events_p${String(year).padStart(4, '0')}${String(month + 1).padStart(2, '0')}`,
+    from: new Date(Date.UTC(year, month, 1)),
+    to: new Date(Date.UTC(year, month + 1, 1)),
+  };
+}
+
+/** The partition a name stands for, or null for anything else (e.g. `events_default`). */
+export function parsePartitionName(name: string): MonthPartition | null {
+  const match = NAME.exec(name);
+  if (match?.[1] === undefined || match[2] === undefined) return null;
+  return partitionFor(new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, 1)));
+}
+
+/** This month and the `ahead` months after it. */
+export function partitionsAhead(now: Date, ahead: number): MonthPartition[] {
+  return Array.from({ length: ahead + 1 }, (_, i) => partitionFor(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + i, 1))));
+}
+
+/** The monthly partitions that exist in the tenant's schema, oldest first. */
+export async function listPartitions(db: TenantQueryable): Promise<MonthPartition[]> {
+  const result = await db.query<{ name: string }>(
+    `SELECT c.relname AS name
+       FROM pg_catalog.pg_inherits i
+       JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+      WHERE i.inhparent = ':SCHEMA.events'::regclass`,
+  );
+  return result.rows
+    .map((row) => parsePartitionName(row.name))
+    .filter((p): p is MonthPartition => p !== null)
+    .sort((a, b) => a.from.getTime() - b.from.getTime());
+}
+
+/**
+ * Creates the partitions that do not exist yet. Each is created in its own statement outside
+ * the batch's transaction, so a batch never holds the parent's lock; IF NOT EXISTS and the
+ * duplicate-object retry make concurrent replicas harmless.
+ */
+export async function ensurePartitions(db: TenantQueryable, partitions: readonly MonthPartition[]): Promise<string[]> {
+  const created: string[] = [];
+  for (const p of partitions) {
+    try {
+      const exists = await db.query<{ found: boolean }>(`SELECT to_regclass('${partitionTable(p)}') IS NOT NULL AS found`);
+      if (exists.rows[0]?.found === true) continue;
+      await db.query(
+        `CREATE TABLE IF NOT EXISTS ${partitionTable(p)}
+           PARTITION OF :SCHEMA.events FOR VALUES FROM ('${p.from.toISOString()}') TO ('${p.to.toISOString()}')`,
+      );
+      created.push(p.name);
+    } catch (err) {
+      // 42P07: another replica created it between our check and CREATE. Anything else (e.g. the
+      // default partition already holds rows of that month) leaves the rows where they are.
+      if (!isDuplicate(err)) throw err;
+    }
+  }
+  return created;
+}
+
+/** The partition's qualified name; its name only ever comes from `partitionFor`, digits and all. */
+export function partitionTable(p: MonthPartition): string {
+  if (!NAME.test(p.name)) throw new Error(`not a partition name: ${p.name}`);
+  return `:SCHEMA."${p.name}"`;
+}
+
+function isDuplicate(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && 'code' in err && (err.code === '42P07' || err.code === '23505');
+}

@@ -1,0 +1,127 @@
+import { forTenant, type Pool } from '@switchyard/db';
+import { createTestPool, createTestTenant, type TestTenant } from '@switchyard/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { storeBatch } from './store-batch.ts';
+import { envelope } from './test-support.ts';
+
+let pool: Pool;
+let t: TestTenant;
+let tenant: string;
+
+beforeAll(async () => {
+  pool = await createTestPool();
+  t = await createTestTenant(pool, 'sb');
+  tenant = t.tenant;
+});
+afterAll(async () => {
+  await t.cleanup();
+  await pool.end();
+});
+
+const db = () => forTenant(pool, tenant);
+const chat = '5511988887777@s.whatsapp.net';
+
+function message(id: string, at: string, extra: Record<string, unknown> = {}) {
+  return { message_id: id, chat_jid: chat, from_me: true, timestamp: at, message_type: 'conversation', text: `text of ${id}`, ...extra };
+}
+
+function receipt(type: string, id: string, at: string, seqAt: string) {
+  return envelope(tenant, type, { message_id: id, chat_jid: chat, timestamp: at }, { occurred_at: seqAt });
+}
+
+async function snapshot(): Promise<Record<string, unknown[]>> {
+  const out: Record<string, unknown[]> = {};
+  for (const table of ['events', 'event_ids', 'messages', 'message_history', 'chats', 'contacts', 'reactions', 'media', 'onboarding']) {
+    // updated_at moves on every upsert that changes nothing visible; leave it out of the comparison.
+    const result = await db().query(`SELECT * FROM :SCHEMA.${table} ORDER BY 1, 2`);
+    out[table] = result.rows.map(({ updated_at: _u, stored_at: _s, ...rest }) => rest);
+  }
+  return out;
+}
+
+describe('storeBatch', () => {
+  it('changes nothing when the same batch is stored twice', async () => {
+    const batch = [
+      envelope(tenant, 'message.received', message('IDEM1', '2026-01-02T10:00:00Z', { from_me: false, chat_jid: '5511900000001@s.whatsapp.net' })),
+      envelope(tenant, 'message.sent', message('IDEM2', '2026-01-02T10:01:00Z')),
+      receipt('message.read', 'IDEM2', '2026-01-02T10:02:00Z', '2026-01-02T10:02:00Z'),
+      envelope(tenant, 'contact.upserted', { contact_jid: '5511900000002@s.whatsapp.net', contact_lid: '900000002@lid', name: 'Ana' }),
+      envelope(tenant, 'chat.upserted', { chat_jid: chat, name: 'A chat', unread_count: 2 }),
+      envelope(tenant, 'message.reaction', {
+        message_id: 'IDEM2', chat_jid: chat, reaction_id: 'R1', from_me: false, sender_jid: '5511900000002@s.whatsapp.net', text: '👍', removed: false, timestamp: '2026-01-02T10:03:00Z',
+      }),
+    ];
+    const first = await storeBatch(pool, tenant, batch);
+    expect(first.inserted.size).toBe(batch.length);
+    const before = await snapshot();
+    const second = await storeBatch(pool, tenant, batch);
+    expect(second.inserted.size).toBe(0);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('leaves the newest status whatever order receipts and the message arrive in', async () => {
+    const id = 'ORDER1';
+    // read first, then the message itself, then a late delivered, each in its own batch.
+    await storeBatch(pool, tenant, [receipt('message.read', id, '2026-01-03T10:02:00Z', '2026-01-03T10:02:00Z')]);
+    await storeBatch(pool, tenant, [envelope(tenant, 'message.sent', message(id, '2026-01-03T10:00:00Z'), { occurred_at: '2026-01-03T10:00:00Z' })]);
+    await storeBatch(pool, tenant, [receipt('message.delivered', id, '2026-01-03T10:01:00Z', '2026-01-03T10:01:00Z')]);
+    const row = (await db().query(`SELECT status, text, sent_at FROM :SCHEMA.messages WHERE message_id = $1`, [id])).rows[0];
+    expect(row).toMatchObject({ status: 'read', text: `text of ${id}` });
+    const history = await db().query(`SELECT status FROM :SCHEMA.message_history WHERE message_id = $1 ORDER BY at`, [id]);
+    expect(history.rows.map((r) => r['status'])).toEqual(['delivered', 'read']);
+  });
+
+  it('keeps the newest chat state when an older update arrives later, also inside one batch', async () => {
+    const jid = '5511977776666@s.whatsapp.net';
+    const newer = envelope(tenant, 'chat.updated', { chat_jid: jid, name: 'new name', archived: true }, { occurred_at: '2026-01-04T12:00:00Z' });
+    const older = envelope(tenant, 'chat.updated', { chat_jid: jid, name: 'old name' }, { occurred_at: '2026-01-04T11:00:00Z' });
+    await storeBatch(pool, tenant, [newer, older]);
+    const later = envelope(tenant, 'chat.updated', { chat_jid: jid, name: 'older still' }, { occurred_at: '2026-01-04T10:00:00Z' });
+    await storeBatch(pool, tenant, [later]);
+    const row = (await db().query(`SELECT attrs FROM :SCHEMA.chats WHERE chat_jid = $1`, [jid])).rows[0];
+    expect(row?.['attrs']).toEqual({ name: 'new name', archived: true });
+  });
+
+  it('records the first message from an unknown contact once, and not from a known one', async () => {
+    const stranger = '5511955554444@s.whatsapp.net';
+    const friend = '5511933332222@s.whatsapp.net';
+    await storeBatch(pool, tenant, [envelope(tenant, 'contact.upserted', { contact_jid: friend, name: 'Friend' })]);
+    await storeBatch(pool, tenant, [
+      envelope(tenant, 'message.received', message('ONB1', '2026-01-05T10:00:00Z', { from_me: false, chat_jid: stranger })),
+      envelope(tenant, 'message.received', message('ONB2', '2026-01-05T10:01:00Z', { from_me: false, chat_jid: stranger })),
+      envelope(tenant, 'message.received', message('ONB3', '2026-01-05T10:02:00Z', { from_me: false, chat_jid: friend })),
+    ]);
+    const rows = await db().query(`SELECT contact_jid, first_message_id FROM :SCHEMA.onboarding WHERE contact_jid IN ($1, $2)`, [stranger, friend]);
+    expect(rows.rows).toEqual([{ contact_jid: stranger, first_message_id: 'ONB1' }]);
+  });
+
+  it('puts each event in the partition of its month, creating months on demand', async () => {
+    const old = envelope(tenant, 'message.received', message('PART1', '2019-03-05T10:00:00Z', { from_me: false }), { occurred_at: '2019-03-05T10:00:00Z' });
+    await storeBatch(pool, tenant, [old]);
+    const where = await db().query(`SELECT tableoid::regclass::text AS part FROM :SCHEMA.events WHERE id = $1`, [old.id]);
+    expect(where.rows[0]?.['part']).toMatch(/events_p201903$/);
+  });
+});
+
+describe('a history sync of 10,000 messages', () => {
+  const messages = Array.from({ length: 10_000 }, (_, i) =>
+    message(`HIST${i}`, new Date(Date.UTC(2025, 11, 1) + i * 1000).toISOString(), { from_me: i % 2 === 0, text: `history ${i}` }),
+  );
+  const history = (list: typeof messages) =>
+    envelope(tenant, 'history.messages', { sync_type: 'full', is_latest: false, part: 0, parts: 1, messages: list });
+  const count = async () => Number((await db().query(`SELECT count(*) AS n FROM :SCHEMA.messages WHERE message_id LIKE 'HIST%'`)).rows[0]?.['n']);
+
+  it('lands not at all when one message fails, and whole when none does', async () => {
+    // A real failure from Postgres on the 9,999th message, not a mock: a constraint this test adds.
+    await db().query(`ALTER TABLE :SCHEMA.messages ADD CONSTRAINT test_poison CHECK (message_id <> 'HIST9998')`);
+    const failing = history(messages);
+    await expect(storeBatch(pool, tenant, [failing])).rejects.toThrow(/test_poison/);
+    expect(await count()).toBe(0);
+    const logged = await db().query(`SELECT count(*) AS n FROM :SCHEMA.event_ids WHERE id = $1`, [failing.id]);
+    expect(Number(logged.rows[0]?.['n'])).toBe(0);
+
+    await db().query(`ALTER TABLE :SCHEMA.messages DROP CONSTRAINT test_poison`);
+    await storeBatch(pool, tenant, [failing]);
+    expect(await count()).toBe(10_000);
+  });
+});

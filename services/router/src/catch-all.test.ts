@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, type NatsConnection } from 'nats';
+import { announceTenant } from '@switchyard/nats';
+import {
+  dlqRecordSchema,
+  ingestSubject,
+  newEventId,
+  STREAMS,
+  SYSTEM_TENANT,
+} from '@switchyard/schema';
+import type { RunningService } from '@switchyard/service';
+import {
+  decodeJson,
+  randomName,
+  randomTenantId,
+  readStream,
+  startNatsServer,
+  testLogger,
+  testServiceEnv,
+  type NatsServer,
+} from '@switchyard/testing';
+import { startRouter } from './app.ts';
+import { loadRouterConfig } from './config.ts';
+
+const encoder = new TextEncoder();
+
+function event(tenant: string, instance: string, seq: number) {
+  const now = new Date().toISOString();
+  return {
+    id: newEventId(),
+    tenant,
+    instance,
+    type: 'message.received',
+    schema_version: 1,
+    occurred_at: now,
+    captured_at: now,
+    seq,
+    source: 'tenant',
+    data: {
+      message_id: `m${seq}`,
+      chat_jid: '1@s.whatsapp.net',
+      from_me: false,
+      timestamp: now,
+      message_type: 'conversation',
+      text: `hi ${seq}`,
+    },
+  };
+}
+
+describe('router catch-all for subjects no tenant durable reads', () => {
+  let nats: NatsServer;
+  let nc: NatsConnection;
+  let router: RunningService;
+  const tenant = randomTenantId();
+  const bucket = randomName('tenants');
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    nc = await connect({ servers: nats.url });
+    router = await startRouter(loadRouterConfig(testServiceEnv(nats.url)), {
+      logger: testLogger('router'),
+      tenantBucket: bucket,
+    });
+    await announceTenant(nc.jetstream(), tenant, {}, { bucket });
+  });
+
+  afterAll(async () => {
+    await router?.stop();
+    await nc?.close();
+    await nats?.stop();
+  });
+
+  it('dead-letters invalid tenant subjects to _system with INVALID_SUBJECT, and leaves valid tenants to their durable', async () => {
+    const js = nc.jetstream();
+    const bad = [
+      'v1.ingest.Not-A-Tenant.phone-1.message.received',
+      'v1.ingest._sneaky.phone-1.message.received',
+      `v1.ingest.${'x'.repeat(70)}.phone-1.message.received`,
+    ];
+    const good = Array.from({ length: 10 }, (_, i) => event(tenant, 'phone-1', i + 1));
+    for (const [i, e] of good.entries()) {
+      await js.publish(
+        ingestSubject(tenant, 'phone-1', 'message.received'),
+        encoder.encode(JSON.stringify(e)),
+        { msgID: e.id },
+      );
+      const subject = bad[i];
+      if (subject !== undefined) await js.publish(subject, encoder.encode(`{"raw":${i}}`));
+    }
+
+    const routed = decodeJson<{ seq: number }>(
+      await readStream(nc, STREAMS.events, `v1.events.${tenant}.>`, good.length),
+    );
+    expect(routed.map((e) => e.seq)).toEqual(good.map((e) => e.seq));
+
+    const records = decodeJson(
+      await readStream(nc, STREAMS.dlq, `v1.dlq.${SYSTEM_TENANT}`, bad.length),
+    ).map((r) => dlqRecordSchema.parse(r));
+    expect(records.map((r) => r.source_subject).sort()).toEqual([...bad].sort());
+    for (const record of records) {
+      expect(record.reason).toBe('INVALID_SUBJECT');
+      expect(record.retryable).toBe(false);
+      expect(record.tenant).toBe(SYSTEM_TENANT);
+      const i = bad.indexOf(record.source_subject);
+      expect(Buffer.from(record.payload_base64, 'base64').toString()).toBe(`{"raw":${i}}`);
+    }
+    // Nothing of the valid tenant went to _system, and nothing of it was dead-lettered at all.
+    const jsm = await nc.jetstreamManager();
+    const dlq = await jsm.streams.info(STREAMS.dlq, { subjects_filter: 'v1.dlq.>' });
+    expect(dlq.state.subjects).toEqual({ [`v1.dlq.${SYSTEM_TENANT}`]: bad.length });
+
+    // A valid tenant's subject that neither of its durables reads goes to the tenant's own DLQ.
+    await js.publish(`v1.ingest.${tenant}.phone-1.weird.thing`, encoder.encode('{"weird":1}'));
+    await js.publish(`v1.ingest.${tenant}.phone-1`, encoder.encode('{"short":1}'));
+    const own = decodeJson(await readStream(nc, STREAMS.dlq, `v1.dlq.${tenant}`, 2)).map((r) =>
+      dlqRecordSchema.parse(r),
+    );
+    expect(Object.fromEntries(own.map((r) => [r.source_subject, r.reason]))).toEqual({
+      [`v1.ingest.${tenant}.phone-1.weird.thing`]: 'UNKNOWN_TYPE',
+      [`v1.ingest.${tenant}.phone-1`]: 'INVALID_SUBJECT',
+    });
+
+    const rejected = await router.context.registry
+      .getSingleMetric('router_events_rejected_total')
+      ?.get();
+    const invalid = rejected?.values.find(
+      (v) => v.labels['tenant'] === SYSTEM_TENANT && v.labels['reason'] === 'INVALID_SUBJECT',
+    );
+    expect(invalid?.value).toBe(bad.length);
+  });
+});

@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, type NatsConnection } from 'nats';
+import { announceTenant } from '@switchyard/nats';
+import { durableName, ingestSubject, newEventId, STREAMS } from '@switchyard/schema';
+import type { RunningService } from '@switchyard/service';
+import {
+  decodeJson,
+  randomName,
+  randomTenantId,
+  readStream,
+  startNatsServer,
+  testLogger,
+  testServiceEnv,
+  type NatsServer,
+} from '@switchyard/testing';
+import { startRouter } from './app.ts';
+import { loadRouterConfig } from './config.ts';
+
+const encoder = new TextEncoder();
+
+function envelope(tenant: string, type: string, seq: number | undefined, data: unknown) {
+  const now = new Date().toISOString();
+  return {
+    id: newEventId(),
+    tenant,
+    instance: 'phone-1',
+    type,
+    schema_version: 1,
+    occurred_at: now,
+    captured_at: now,
+    ...(seq !== undefined ? { seq } : {}),
+    source: 'tenant',
+    data,
+  };
+}
+
+function message(n: number) {
+  return {
+    message_id: `h${n}`,
+    chat_jid: '1@s.whatsapp.net',
+    from_me: false,
+    timestamp: new Date().toISOString(),
+    message_type: 'conversation',
+    text: `old ${n}`,
+  };
+}
+
+describe('router history routing', () => {
+  let nats: NatsServer;
+  let nc: NatsConnection;
+  let router: RunningService;
+  const tenant = randomTenantId();
+  const bucket = randomName('tenants');
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    nc = await connect({ servers: nats.url });
+    router = await startRouter(loadRouterConfig(testServiceEnv(nats.url)), {
+      logger: testLogger('router'),
+      tenantBucket: bucket,
+    });
+    await announceTenant(nc.jetstream(), tenant, {}, { bucket });
+  });
+
+  afterAll(async () => {
+    await router?.stop();
+    await nc?.close();
+    await nats?.stop();
+  });
+
+  it('reads history batches on their own durable, beside the realtime one, and routes every batch', async () => {
+    const jsm = await nc.jetstreamManager();
+    // Announcing a tenant starts its consumers asynchronously: wait until both durables exist.
+    const durable = async (name: string) => {
+      for (let i = 0; ; i++) {
+        try {
+          return await jsm.consumers.info(STREAMS.ingest, name);
+        } catch (err) {
+          if (i > 100) throw err;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+    };
+    const realtime = await durable(durableName('router', tenant));
+    const history = await durable(durableName('router-history', tenant));
+    expect(
+      [history.config.filter_subject, ...(history.config.filter_subjects ?? [])].filter(Boolean),
+    ).toEqual([`v1.ingest.${tenant}.*.history.>`]);
+    expect(realtime.config.filter_subjects).toContain(`v1.ingest.${tenant}.*.message.>`);
+    expect(realtime.config.filter_subjects?.some((f) => f.includes('history'))).toBe(false);
+    expect(realtime.config.max_ack_pending).toBe(1);
+
+    const js = nc.jetstream();
+    const parts = 200;
+    const batches = Array.from({ length: parts }, (_, part) =>
+      envelope(tenant, 'history.messages', undefined, {
+        sync_type: 'full',
+        is_latest: false,
+        part,
+        parts,
+        messages: Array.from({ length: 50 }, (_, i) => message(part * 50 + i)),
+      }),
+    );
+    await Promise.all(
+      batches.map((b) =>
+        js.publish(
+          ingestSubject(tenant, 'phone-1', 'history.messages'),
+          encoder.encode(JSON.stringify(b)),
+          { msgID: b.id },
+        ),
+      ),
+    );
+    const live = envelope(tenant, 'message.received', 1, message(0));
+    await js.publish(
+      ingestSubject(tenant, 'phone-1', 'message.received'),
+      encoder.encode(JSON.stringify(live)),
+      { msgID: live.id },
+    );
+
+    const routedHistory = decodeJson<{ data: { part: number } }>(
+      await readStream(nc, STREAMS.events, `v1.events.${tenant}.phone-1.history.>`, parts, 60_000),
+    );
+    expect(routedHistory.map((e) => e.data.part).sort((a, b) => a - b)).toEqual(
+      batches.map((_, i) => i),
+    );
+    const routedLive = decodeJson<{ id: string }>(
+      await readStream(nc, STREAMS.events, `v1.events.${tenant}.phone-1.message.>`, 1),
+    );
+    expect(routedLive.map((e) => e.id)).toEqual([live.id]);
+  });
+});

@@ -1,0 +1,174 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Endpoint } from '@switchyard/db';
+import { ack, deadLetter, retry, WEBHOOK_HEADERS, type Handler, type InboundMessage, type Outcome } from '@switchyard/nats';
+import type { Logger } from '@switchyard/runtime';
+import { isValidInstanceId } from '@switchyard/schema';
+import type { CircuitBreaker } from './circuit-breaker.ts';
+import { toDlqAttempts, type DeliveryLog, type DeliveryRecord, type DeliveryStatus } from './delivery-log.ts';
+import type { InstanceLanes } from './instance-lanes.ts';
+import type { RateLimiter, Semaphore } from './limiter.ts';
+import { countDelivery, type WebhookMetrics } from './metrics.ts';
+import { postWebhook, type DeliveryResult } from './post-webhook.ts';
+import { isBreakerFailure, judge } from './retry-policy.ts';
+import type { AllowList } from './ssrf-guard.ts';
+
+export const SERVICE = 'webhook-dispatch';
+
+/** A disabled endpoint's delivery comes back after this (its worker is being stopped meanwhile). */
+const DISABLED_HOLD_MS = 5_000;
+
+export interface EndpointDeliveryDeps {
+  tenant: string;
+  /** The endpoint's current settings (refreshed by the supervisor). */
+  endpoint(): Endpoint;
+  log: DeliveryLog;
+  metrics: WebhookMetrics;
+  logger: Logger;
+  /** WEBHOOK_RETRY_DELAYS, for endpoints without their own schedule. */
+  defaultScheduleMs: readonly number[];
+  retryAfterMaxMs: number;
+  allow: AllowList;
+  breaker?: CircuitBreaker;
+  semaphore: Semaphore;
+  rate?: RateLimiter;
+  lanes: InstanceLanes;
+  /** Aborted when this endpoint's worker stops: waits end and the message goes back to JetStream. */
+  signal: AbortSignal;
+  /** The receiver answered 410: disable the endpoint (must not wait for this worker to stop). */
+  onGone(reason: string): Promise<void>;
+}
+
+interface DeliveryMeta {
+  eventId: string;
+  eventType: string;
+  instance: string;
+  seq: number;
+}
+
+/**
+ * WEBHOOKS → one endpoint. Each message is one delivery: it waits its turn behind earlier events
+ * of its instance, then is attempted on the endpoint's schedule *inside* the handler (the
+ * message stays unacked, heartbeated), with every attempt written to the delivery log first.
+ * That keeps per-instance order without re-pulling, and a restart resumes from the log. Acked on
+ * a 2xx; dead-lettered with the full attempt history after the last attempt.
+ */
+export function deliverToEndpoint(deps: EndpointDeliveryDeps): Handler {
+  return async (msg: InboundMessage): Promise<Outcome> => {
+    const meta = readMeta(msg);
+    if (typeof meta === 'string') return deadLetter('SCHEMA_INVALID', meta);
+    return deps.lanes.run(meta.instance, () => deliverOne(deps, msg, meta));
+  };
+}
+
+function readMeta(msg: InboundMessage): DeliveryMeta | string {
+  const header = (name: string): string | undefined => msg.headers[name]?.[0];
+  const eventId = header(WEBHOOK_HEADERS.eventId);
+  const eventType = header(WEBHOOK_HEADERS.eventType);
+  const instance = header(WEBHOOK_HEADERS.instance);
+  const seq = Number(header(WEBHOOK_HEADERS.seq));
+  if (eventId === undefined || eventType === undefined || instance === undefined || !isValidInstanceId(instance) || !Number.isSafeInteger(seq)) {
+    return `delivery message on ${msg.subject} lacks its Switchyard-* headers`;
+  }
+  return { eventId, eventType, instance, seq };
+}
+
+async function deliverOne(deps: EndpointDeliveryDeps, msg: InboundMessage, meta: DeliveryMeta): Promise<Outcome> {
+  const { signal } = deps;
+  if (signal.aborted) return handBack();
+  const endpointId = deps.endpoint().id;
+  const key = { tenant: deps.tenant, endpointId, eventId: meta.eventId, streamSeq: msg.streamSeq };
+  const begun = await deps.log.begin({ ...key, eventType: meta.eventType, instance: meta.instance, seq: meta.seq });
+  switch (begun.kind) {
+    case 'delivered':
+    case 'superseded':
+      return ack();
+    case 'exhausted':
+      // Exhausted before, but the DLQ hand-off did not complete: hand off again (idempotent).
+      return exhausted(deps, key, begun.record.lastError ?? 'exhausted');
+    case 'run':
+      break;
+  }
+  let record: DeliveryRecord = begun.record;
+  try {
+    for (;;) {
+      const wait = (record.nextAttemptAt?.getTime() ?? 0) - Date.now();
+      if (wait > 0) await sleep(wait, undefined, { signal });
+      const endpoint = deps.endpoint();
+      if (!endpoint.enabled) return retry(`endpoint ${endpoint.id} is disabled`, DISABLED_HOLD_MS);
+      const result = await attempt(deps, endpoint, meta, msg.data);
+      if (result === undefined) return handBack();
+      const attempts = record.attempts + 1;
+      const verdict = judge(result, {
+        scheduleMs: endpoint.retryDelaysMs ?? deps.defaultScheduleMs,
+        attempts,
+        retryAfterMaxMs: deps.retryAfterMaxMs,
+      });
+      const at = new Date(Date.now() - result.latencyMs);
+      const save = (status: DeliveryStatus, nextAttemptAt: Date | null): Promise<void> =>
+        deps.log.recordAttempt(key, { number: attempts, at, result }, { status, nextAttemptAt });
+      switch (verdict.kind) {
+        case 'delivered':
+          await save('delivered', null);
+          deps.metrics.settled.inc({ tenant: deps.tenant, result: 'delivered' });
+          return ack();
+        case 'gone': {
+          await save('retrying', null);
+          const reason = `receiver answered 410 Gone to event ${meta.eventId}`;
+          deps.logger.warn({ tenant: deps.tenant, endpointId, eventId: meta.eventId }, 'endpoint gone (410); disabling it');
+          await deps.onGone(reason);
+          // The delivery stays in the stream and resumes if the tenant re-enables the endpoint.
+          return retry(reason, DISABLED_HOLD_MS);
+        }
+        case 'exhausted':
+          await save('exhausted', null);
+          deps.metrics.settled.inc({ tenant: deps.tenant, result: 'exhausted' });
+          deps.logger.warn({ tenant: deps.tenant, endpointId, eventId: meta.eventId, attempts, error: result.error }, 'webhook delivery exhausted');
+          return exhausted(deps, key, result.error ?? result.outcome);
+        case 'retry': {
+          const nextAttemptAt = new Date(Date.now() + verdict.delayMs);
+          await save('retrying', nextAttemptAt);
+          deps.logger.info({ tenant: deps.tenant, endpointId, eventId: meta.eventId, attempts, delayMs: verdict.delayMs, error: result.error }, 'webhook attempt failed; will retry');
+          record = { ...record, attempts, nextAttemptAt, status: 'retrying' };
+          continue;
+        }
+      }
+    }
+  } catch (err) {
+    if (signal.aborted) return handBack();
+    throw err;
+  }
+}
+
+/** One HTTP attempt through the breaker, the concurrency slot and the rate limit; undefined if stopped. */
+async function attempt(deps: EndpointDeliveryDeps, endpoint: Endpoint, meta: DeliveryMeta, body: Uint8Array): Promise<DeliveryResult | undefined> {
+  const { signal, breaker } = deps;
+  await breaker?.permit(signal);
+  let result: DeliveryResult | undefined;
+  try {
+    await deps.semaphore.acquire(signal);
+    try {
+      await deps.rate?.take(signal);
+      result = await postWebhook(endpoint, { eventId: meta.eventId, body }, { allow: deps.allow, signal });
+    } finally {
+      deps.semaphore.release();
+    }
+  } finally {
+    // An attempt cut short by a stop says nothing about the receiver.
+    if (result === undefined || signal.aborted) breaker?.release();
+  }
+  if (signal.aborted) return undefined;
+  countDelivery(deps.metrics, deps.tenant, result.outcome, result.latencyMs);
+  if (isBreakerFailure(result)) breaker?.failure();
+  else breaker?.success();
+  return result;
+}
+
+async function exhausted(deps: EndpointDeliveryDeps, key: { tenant: string; endpointId: string; eventId: string }, error: string): Promise<Outcome> {
+  const history = await deps.log.attempts(key);
+  return deadLetter('MAX_DELIVERIES', `${history.length} attempts to ${key.endpointId} failed; last: ${error}`, toDlqAttempts(SERVICE, history, key.endpointId));
+}
+
+// Stopping (shutdown or the endpoint went away): give the message back at once for another replica.
+function handBack(): Outcome {
+  return retry('webhook-dispatch worker stopping; delivery handed back', 0);
+}

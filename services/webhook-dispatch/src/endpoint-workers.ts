@@ -1,0 +1,210 @@
+import { listEndpoints, setEndpointEnabled, type Endpoint, type Pool } from '@switchyard/db';
+import {
+  deleteDurableConsumer,
+  startConsumer,
+  WEBHOOKS_STREAM,
+  webhookDurableName,
+  webhookEndpointFilter,
+  type RunningConsumer,
+} from '@switchyard/nats';
+import type { Logger, Registry } from '@switchyard/runtime';
+import type { JetStreamClient, JetStreamManager } from 'nats';
+import { CircuitBreaker } from './circuit-breaker.ts';
+import type { WebhookDispatchConfig } from './config.ts';
+import type { DeliveryLog } from './delivery-log.ts';
+import { deliverToEndpoint, SERVICE } from './deliver-endpoint.ts';
+import { InstanceLanes } from './instance-lanes.ts';
+import { RateLimiter, Semaphore } from './limiter.ts';
+import { BREAKER_STATE_VALUE, type WebhookMetrics } from './metrics.ts';
+
+export interface EndpointWorkersOptions {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  pool: Pool;
+  logger: Logger;
+  registry: Registry;
+  metrics: WebhookMetrics;
+  config: WebhookDispatchConfig;
+  log: DeliveryLog;
+  /** The tenants this replica serves (those with a fan-out consumer). */
+  tenants(): string[];
+  /** An endpoint changed here (e.g. disabled after a 410): drop cached copies. */
+  onEndpointChanged(tenant: string): void;
+  stream?: string;
+}
+
+interface Worker {
+  tenant: string;
+  current: { endpoint: Endpoint };
+  abort: AbortController;
+  consumer: RunningConsumer;
+}
+
+// Never let the consume loop dead-letter by count: the handler owns the schedule (in the log).
+const NO_LOOP_LIMIT = 1_000_000_000;
+
+/**
+ * One durable consumer per enabled endpoint on WEBHOOKS, each with its own breaker, concurrency
+ * slots, rate limit and instance lanes: nothing about one endpoint can hold another's messages.
+ * The set follows the control schema: reconciled on a timer (edits from the CLI), at once after
+ * an API change, and when the fan-out routes to an endpoint that has no worker yet.
+ */
+export class EndpointWorkers {
+  readonly #options: EndpointWorkersOptions;
+  readonly #workers = new Map<string, Worker>();
+  #chain: Promise<void> = Promise.resolve();
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(options: EndpointWorkersOptions) {
+    this.#options = options;
+  }
+
+  start(intervalMs: number): void {
+    this.#timer = setInterval(() => {
+      this.reconcileAll().catch((err: unknown) => this.#options.logger.error({ err }, 'endpoint reconcile failed'));
+    }, Math.max(intervalMs, 100));
+    this.#timer.unref();
+  }
+
+  has(tenant: string, endpointId: string): boolean {
+    return this.#workers.has(key(tenant, endpointId));
+  }
+
+  /** Brings one tenant's workers in line with its endpoints. Serialised with every other reconcile. */
+  reconcile(tenant: string): Promise<void> {
+    return this.#serial(() => this.#reconcileTenant(tenant));
+  }
+
+  reconcileAll(): Promise<void> {
+    return this.#serial(async () => {
+      const tenants = new Set(this.#options.tenants());
+      for (const worker of [...this.#workers.values()]) {
+        if (!tenants.has(worker.tenant)) await this.#stopWorker(worker, false);
+      }
+      for (const tenant of tenants) await this.#reconcileTenant(tenant);
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    await this.#chain;
+    await Promise.all([...this.#workers.values()].map((worker) => this.#stopWorker(worker, false)));
+  }
+
+  #serial(step: () => Promise<void>): Promise<void> {
+    const next = this.#chain.then(() => (this.#stopped ? undefined : step()));
+    this.#chain = next.catch(() => undefined);
+    return next;
+  }
+
+  async #reconcileTenant(tenant: string): Promise<void> {
+    // Only tenants this replica serves (announced): others' endpoints get no worker here.
+    const endpoints = this.#options.tenants().includes(tenant) ? await listEndpoints(this.#options.pool, tenant) : [];
+    const known = new Map(endpoints.map((endpoint) => [endpoint.id, endpoint]));
+    for (const worker of [...this.#workers.values()].filter((w) => w.tenant === tenant)) {
+      const current = known.get(worker.current.endpoint.id);
+      if (current === undefined) await this.#stopWorker(worker, true);
+      else if (!current.enabled || limitsChanged(worker.current.endpoint, current)) await this.#stopWorker(worker, false);
+      else worker.current.endpoint = current;
+    }
+    for (const endpoint of endpoints) {
+      if (endpoint.enabled && !this.#workers.has(key(tenant, endpoint.id))) this.#startWorker(tenant, endpoint);
+    }
+  }
+
+  #startWorker(tenant: string, endpoint: Endpoint): void {
+    const { config, metrics, logger } = this.#options;
+    const abort = new AbortController();
+    const labels = { tenant, endpoint: endpoint.id };
+    const breaker = config.CB_ENABLED
+      ? new CircuitBreaker({
+          failureThreshold: config.CB_MAX_FAILURES,
+          cooldownMs: config.CB_COOLDOWN,
+          onTransition: (from, to) => {
+            metrics.breakerState.set(labels, BREAKER_STATE_VALUE[to]);
+            metrics.breakerTransitions.inc({ ...labels, from, to });
+            logger[to === 'open' ? 'warn' : 'info']({ ...labels, from, to }, 'endpoint circuit breaker');
+          },
+        })
+      : undefined;
+    if (breaker) metrics.breakerState.set(labels, BREAKER_STATE_VALUE.closed);
+    const rate = endpoint.rateLimitPerSecond ?? config.WEBHOOK_ENDPOINT_RATE_LIMIT;
+    // The handler reads the endpoint through this, so a reconcile's refresh reaches it.
+    const current = { endpoint };
+    // Filled in once the consumer exists; a 410 can only arrive after that.
+    const self: { worker?: Worker } = {};
+    const handler = deliverToEndpoint({
+      tenant,
+      endpoint: () => current.endpoint,
+      log: this.#options.log,
+      metrics,
+      logger,
+      defaultScheduleMs: config.WEBHOOK_RETRY_DELAYS,
+      retryAfterMaxMs: config.WEBHOOK_RETRY_AFTER_MAX,
+      allow: config.WEBHOOK_ALLOWED_HOSTS,
+      ...(breaker ? { breaker } : {}),
+      semaphore: new Semaphore(endpoint.maxConcurrency ?? config.WEBHOOK_ENDPOINT_CONCURRENCY),
+      ...(rate > 0 ? { rate: new RateLimiter(rate) } : {}),
+      lanes: new InstanceLanes(),
+      signal: abort.signal,
+      onGone: async (reason) => {
+        if (self.worker) await this.#disable(self.worker, reason);
+      },
+    });
+    const window = config.WEBHOOK_ENDPOINT_WINDOW;
+    const consumer = startConsumer({
+      js: this.#options.js,
+      jsm: this.#options.jsm,
+      ensure: {
+        filterSubject: webhookEndpointFilter(tenant, endpoint.id),
+        ackWaitMs: config.WEBHOOK_ACK_WAIT,
+        // Shared by the replicas: each may hold a window's worth.
+        maxAckPending: window * 4,
+      },
+      stream: this.#options.stream ?? WEBHOOKS_STREAM,
+      durable: webhookDurableName(tenant, endpoint.id),
+      tenant,
+      service: SERVICE,
+      handler,
+      logger,
+      registry: this.#options.registry,
+      maxDeliver: NO_LOOP_LIMIT,
+      concurrency: window,
+    });
+    const worker: Worker = { tenant, current, abort, consumer };
+    self.worker = worker;
+    this.#workers.set(key(tenant, endpoint.id), worker);
+    logger.info({ tenant, endpointId: endpoint.id }, 'endpoint worker started');
+  }
+
+  async #stopWorker(worker: Worker, removed: boolean): Promise<void> {
+    const id = key(worker.tenant, worker.current.endpoint.id);
+    if (this.#workers.get(id) !== worker) return;
+    this.#workers.delete(id);
+    worker.abort.abort(new Error('endpoint worker stopping'));
+    await worker.consumer.stop();
+    this.#options.metrics.breakerState.remove({ tenant: worker.tenant, endpoint: worker.current.endpoint.id });
+    // A removed endpoint's durable would otherwise linger; its undelivered messages age out with the stream.
+    if (removed) await deleteDurableConsumer(this.#options.jsm, this.#options.stream ?? WEBHOOKS_STREAM, webhookDurableName(worker.tenant, worker.current.endpoint.id));
+    this.#options.logger.info({ tenant: worker.tenant, endpointId: worker.current.endpoint.id, removed }, 'endpoint worker stopped');
+  }
+
+  async #disable(worker: Worker, reason: string): Promise<void> {
+    await setEndpointEnabled(this.#options.pool, worker.tenant, worker.current.endpoint.id, false, reason);
+    this.#options.metrics.endpointsDisabled.inc({ tenant: worker.tenant, reason: 'gone' });
+    worker.current.endpoint = { ...worker.current.endpoint, enabled: false, disabledReason: reason };
+    this.#options.onEndpointChanged(worker.tenant);
+    // Not awaited: stopping waits for in-flight handlers, and the caller is one of them.
+    this.reconcile(worker.tenant).catch((err: unknown) => this.#options.logger.error({ err }, 'endpoint reconcile failed'));
+  }
+}
+
+function key(tenant: string, endpointId: string): string {
+  return `${tenant}/${endpointId}`;
+}
+
+function limitsChanged(before: Endpoint, after: Endpoint): boolean {
+  return before.maxConcurrency !== after.maxConcurrency || before.rateLimitPerSecond !== after.rateLimitPerSecond;
+}
