@@ -1,0 +1,126 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from './fleet/process-fleet.ts';
+
+/** `pnpm bench <name> …` as a child process, the way a person runs it; resolves with its JSON. */
+function runBenchProcess(
+  name: string,
+  args: string[],
+  out: string,
+): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'scripts/bench.ts', name, ...args, '--out', out],
+      { cwd: REPO_ROOT, timeout: 120_000, env: process.env },
+      (err, _stdout, stderr) => {
+        if (err) return reject(new Error(`pnpm bench ${name} failed: ${stderr}`, { cause: err }));
+        readFile(out, 'utf8').then(
+          (text) => resolve(JSON.parse(text) as Record<string, unknown>),
+          reject,
+        );
+      },
+    );
+  });
+}
+
+function ratios(document: Record<string, unknown>): [string, unknown][] {
+  return Object.entries(document).filter(([key]) => key.endsWith('_ratio'));
+}
+
+/** The numeric fields `path` must hold in `document`, each a finite number. */
+function expectNumbers(
+  document: Record<string, unknown>,
+  path: string,
+  fields: readonly string[],
+): void {
+  let value: unknown = document;
+  for (const key of path.split('.')) value = (value as Record<string, unknown> | undefined)?.[key];
+  expect(value, path).toBeTypeOf('object');
+  for (const field of fields)
+    expect(Number.isFinite((value as Record<string, unknown>)[field]), `${path}.${field}`).toBe(
+      true,
+    );
+}
+
+const RATE_FIGURE = ['count', 'seconds', 'per_second'];
+const LATENCY = ['count', 'p50_ms', 'p95_ms', 'p99_ms', 'max_ms'];
+
+// Keeps the benchmarks from rotting: each runs at a tiny size and must still write every
+// documented field. The figures themselves are not judged here — docs/benchmarks.md has those.
+describe('pnpm bench', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'switchyard-bench-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('ceilings writes the three raw ceilings', async () => {
+    const document = await runBenchProcess(
+      'ceilings',
+      ['--events', '500'],
+      join(dir, 'ceilings.json'),
+    );
+    expect(document['benchmark']).toBe('ceilings');
+    expectNumbers(document, 'machine', ['cpus', 'memory_gib']);
+    expectNumbers(document, 'raw_jetstream_publish', RATE_FIGURE);
+    expectNumbers(document, 'raw_postgres_insert', RATE_FIGURE);
+    expectNumbers(document, 'raw_http_post', RATE_FIGURE);
+    expectNumbers(document, 'raw_http_post.latency', LATENCY);
+  });
+
+  it('e2e writes throughput, latency, per-service usage, the same-run ceilings and finite ratios', async () => {
+    const document = await runBenchProcess(
+      'e2e',
+      ['--events', '300', '--tenants', '1', '--rate', '100', '--duration', '2'],
+      join(dir, 'e2e.json'),
+    );
+    expect(document['benchmark']).toBe('e2e');
+    expectNumbers(document, 'throughput', [
+      'published_per_second',
+      'persisted_per_second',
+      'persisted_seconds',
+      'received_per_second',
+      'received_seconds',
+    ]);
+    expectNumbers(document, 'latency', ['offered_per_second', 'sent']);
+    expectNumbers(document, 'latency.publish_to_persisted', LATENCY);
+    expectNumbers(document, 'latency.publish_to_received', LATENCY);
+    for (const raw of ['raw_jetstream_publish', 'raw_postgres_insert', 'raw_http_post'])
+      expectNumbers(document, raw, RATE_FIGURE);
+    expect(
+      (document['latency'] as { publish_to_persisted: { count: number } }).publish_to_persisted
+        .count,
+    ).toBe(200);
+    const services = document['services'] as Record<
+      string,
+      { rss_after_mib: number; cpu_seconds: number }
+    >;
+    expect(Object.keys(services).sort()).toEqual([
+      'capture',
+      'dlq-worker',
+      'media',
+      'persistence',
+      'router',
+      'webhook-dispatch',
+    ]);
+    for (const usage of Object.values(services)) {
+      expect(usage.rss_after_mib).toBeGreaterThan(0);
+      expect(Number.isFinite(usage.cpu_seconds)).toBe(true);
+    }
+    const found = ratios(document);
+    expect(found.map(([key]) => key)).toEqual(
+      expect.arrayContaining([
+        'throughput_ratio',
+        'webhook_throughput_ratio',
+        'persist_vs_raw_insert_ratio',
+      ]),
+    );
+    for (const [key, value] of found) expect(Number.isFinite(value), key).toBe(true);
+  }, 120_000);
+});

@@ -1,0 +1,137 @@
+import { connect, type NatsConnection } from 'nats';
+import { createPool, type Pool } from '@switchyard/db';
+import {
+  randomTenantId,
+  startNatsServer,
+  TEST_DATABASE_URL,
+  type NatsServer,
+} from '@switchyard/testing';
+import { createTenantWithEndpoint, switchyardCli } from '../../../bench/fleet/cli.ts';
+import {
+  startCountingReceiver,
+  type CountingReceiver,
+} from '../../../bench/fleet/counting-receiver.ts';
+import {
+  startProcessFleet,
+  type ProcessFleet,
+  type ServiceName,
+} from '../../../bench/fleet/process-fleet.ts';
+import {
+  createScratchDatabase,
+  type ScratchDatabase,
+} from '../../../bench/fleet/scratch-database.ts';
+
+/**
+ * Retry schedules short enough that a fault and its recovery fit in a test, and still longer in
+ * total than any outage a scenario causes (the receiver is down 20 s; webhook retries span 39 s),
+ * so a scenario shows recovery rather than premature dead-lettering.
+ */
+export const CHAOS_SERVICE_ENV = {
+  WEBHOOK_RETRY_DELAYS: '0s,1s,2s,4s,8s,8s,8s,8s',
+  WEBHOOK_ENDPOINT_CACHE_TTL: '1s',
+  // The receiver is on loopback, which the SSRF guard refuses unless allow-listed.
+  WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+  // An open circuit waits this long before probing: short, so recovery reflects the outage, not the cooldown.
+  CB_COOLDOWN: '2s',
+  PERSISTENCE_RETRY_BACKOFF: '200ms,500ms,1s,2s',
+  DLQ_RETRY_BACKOFF: '200ms,500ms,1s,2s',
+  CAPTURE_RETRY_INITIAL: '100ms',
+  CAPTURE_RETRY_MAX: '1s',
+  CAPTURE_PUBLISH_TIMEOUT: '2s',
+  SHUTDOWN_TIMEOUT: '10s',
+  DATABASE_POOL_MAX: '4',
+  LOG_LEVEL: 'error',
+};
+
+export interface CaptureDriverState {
+  /** The next driver start emits from this k; a test sets it before `fleet.start('capture')`. */
+  env: Record<string, string>;
+  /** Highest k reported emitted by the running driver, -1 before any. */
+  lastEmitted: number;
+  lastPending: number;
+  /** Captured events stored in capture's outbox (the instance's last seq), as the driver last saw it. */
+  durable: number;
+}
+
+export interface ChaosEnv {
+  nats: NatsServer;
+  nc: NatsConnection;
+  database: ScratchDatabase;
+  pool: Pool;
+  receiver: CountingReceiver;
+  fleet: ProcessFleet;
+  serviceEnv: Record<string, string>;
+  driver: CaptureDriverState;
+  /** Two (or `n`) fresh tenants, each with one endpoint at /hooks/<tenant> on the receiver. */
+  newTenants(prefix: string, n?: number): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+/**
+ * One chaos environment: a nats-server the suite owns (store on disk, so it can be killed and
+ * started again), a scratch database (created and dropped here: terminating every backend of the
+ * shared test database would break other suites running at the same time), the six services as
+ * processes — capture being the driver of ./capture-driver.ts — and a counting webhook receiver.
+ */
+export async function startChaosEnv(): Promise<ChaosEnv> {
+  const nats = await startNatsServer();
+  const database = await createScratchDatabase(
+    process.env['CHAOS_DATABASE_URL'] ?? TEST_DATABASE_URL,
+    'switchyard_chaos',
+  );
+  const pool = createPool({ url: database.url, max: 4, applicationName: 'switchyard-chaos' });
+  const receiver = await startCountingReceiver();
+  const serviceEnv = { NATS_URL: nats.url, DATABASE_URL: database.url, ...CHAOS_SERVICE_ENV };
+  const driver: CaptureDriverState = { env: {}, lastEmitted: -1, lastPending: 0, durable: 0 };
+  await switchyardCli(['migrate'], serviceEnv);
+  const onLine = (service: ServiceName, line: string) => {
+    const match = /^CHAOS emitted (\d+) pending (\d+)/.exec(line);
+    const durable = /^CHAOS durable (\d+)/.exec(line);
+    if (service === 'capture' && durable) {
+      driver.durable = Math.max(driver.durable, Number(durable[1]));
+    } else if (service === 'capture' && match) {
+      driver.lastEmitted = Number(match[1]);
+      driver.lastPending = Number(match[2]);
+    } else if (
+      process.env['CHAOS_VERBOSE'] === '1' ||
+      /"level":(50|60)/.test(line) ||
+      !line.startsWith('{')
+    ) {
+      process.stderr.write(`[${service}] ${line}\n`);
+    }
+  };
+  const fleet = await startProcessFleet({
+    env: serviceEnv,
+    entries: { capture: 'test/chaos/support/capture-driver.ts' },
+    envFor: (name) => (name === 'capture' ? driver.env : {}),
+    onLine,
+    // As Kubernetes would: a crash is a finding of its own, and the restart lets the check tell it from loss.
+    restartOnCrash: true,
+  });
+  const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  return {
+    nats,
+    nc,
+    database,
+    pool,
+    receiver,
+    fleet,
+    serviceEnv,
+    driver,
+    async newTenants(prefix, n = 2) {
+      const tenants = Array.from({ length: n }, () => randomTenantId(prefix));
+      await Promise.all(
+        tenants.map((t) => createTenantWithEndpoint(serviceEnv, t, `${receiver.url}/hooks/${t}`)),
+      );
+      return tenants;
+    },
+    async stop() {
+      await fleet.stop(5_000);
+      await nc.close();
+      await receiver.close();
+      await pool.end();
+      await nats.stop();
+      await database.drop();
+    },
+  };
+}
