@@ -21,6 +21,30 @@ describe('createPool', () => {
     await expect(pool.query('SELECT * FROM events')).rejects.toMatchObject({ code: '42P01' });
     await expect(pool.query('SELECT * FROM tenants')).rejects.toMatchObject({ code: '42P01' });
   });
+
+  it('survives the backend of a checked-out connection being terminated, and reconnects', async () => {
+    // Found by the chaos suite: pg emits 'error' on a checked-out client whose connection dies,
+    // and without a listener that event crashed the whole service.
+    const errors: Error[] = [];
+    const victim = createPool({ url: TEST_URL, max: 1, onError: (e) => errors.push(e) });
+    try {
+      const client = await victim.connect();
+      const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      await client.query('BEGIN');
+      const terminated = await pool.query<{ ok: boolean }>('SELECT pg_terminate_backend($1) AS ok', [pid]);
+      expect(terminated.rows[0]?.ok).toBe(true);
+      // With no query in flight, the dying connection reaches the client only as an 'error' event:
+      // heard by the pool's listener, not fatal to the process.
+      for (let i = 0; i < 100 && errors.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(errors.map((e) => e.message).join()).toMatch(/terminat/i);
+      await expect(client.query('SELECT 1')).rejects.toThrow();
+      client.release(true);
+      const again = await victim.query<{ one: number }>('SELECT 1 AS one');
+      expect(again.rows[0]?.one).toBe(1);
+    } finally {
+      await victim.end();
+    }
+  });
 });
 
 describe('ensureDatabase', () => {

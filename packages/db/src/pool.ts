@@ -15,8 +15,9 @@ export interface PoolOptions {
   /** How long to wait for a connection before failing; without it a black-holed host hangs forever. */
   connectionTimeoutMs?: number;
   /**
-   * Called when an idle pooled connection dies (e.g. Postgres restarted). pg already discards
-   * that client and the next query reconnects; without a listener the error would crash the process.
+   * Called when a pooled connection dies (e.g. Postgres restarted, backend terminated), idle or
+   * checked out. pg discards that client and the next query reconnects; without a listener the
+   * error would crash the process. Defaults to a line on stderr.
    */
   onError?: (error: Error) => void;
 }
@@ -33,8 +34,12 @@ export function createPool(options: PoolOptions): Pool {
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
     options: '-c search_path=pg_catalog',
   });
-  const onError = options.onError ?? (() => {});
+  const onError = options.onError ?? ((error: Error) => process.stderr.write(`postgres connection error: ${error.message}\n`));
   pool.on('error', onError);
+  // A checked-out client whose connection dies (Postgres restarted, backend terminated) emits
+  // 'error' as well. The query in flight rejects with it, so callers retry; but pg-pool only
+  // listens while a client is idle, and an 'error' event with no listener crashes the process.
+  pool.on('connect', (client) => client.on('error', onError));
   return pool;
 }
 

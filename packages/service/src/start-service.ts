@@ -72,7 +72,13 @@ export async function startService<C extends BaseServiceConfig>(def: ServiceDefi
   shutdown.register('close', 'tracing', () => tracing.shutdown());
 
   await checkPostgres(config.DATABASE_URL);
-  const pool = createPool({ url: config.DATABASE_URL, max: config.DATABASE_POOL_MAX, applicationName: `switchyard-${service}` });
+  const pool = createPool({
+    url: config.DATABASE_URL,
+    max: config.DATABASE_POOL_MAX,
+    applicationName: `switchyard-${service}`,
+    // The query that was using the connection fails and is retried by its caller; this says why.
+    onError: (err) => logger.warn({ err }, 'postgres connection lost; it will be re-established'),
+  });
   shutdown.register('close', 'postgres', () => pool.end());
   await migrateControl(pool);
 
