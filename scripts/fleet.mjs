@@ -280,6 +280,9 @@ async function main() {
   const tsx = resolveTsx();
   const env = { ...process.env, NATS_URL: natsUrl, DATABASE_URL: databaseUrl };
   delete env.HTTP_PORT; // each service gets its own below
+  // The local fleet is for trying things out on this machine, where webhook receivers are local
+  // too; the SSRF guard refuses loopback unless allowed. Deployments (Helm) keep the guard whole.
+  env.WEBHOOK_ALLOWED_HOSTS ??= '127.0.0.1,::1,localhost';
   if (process.stdout.isTTY) {
     env.LOG_PRETTY ??= '1';
     // Children write into a pipe, so colour libraries would turn themselves off.

@@ -21,9 +21,14 @@ export async function dropTenants(pool: pg.Pool, tenants: string[]): Promise<voi
   for (const tenant of tenants) await deleteTenant(pool, tenant);
 }
 
-/** Ids stored in a tenant's events table, in insertion order. */
+/**
+ * Ids stored in a tenant's events table, in capture order: by instance and `seq` (persistence
+ * stores a whole batch in one transaction, so `stored_at` cannot order events within it).
+ */
 export async function storedEventIds(pool: pg.Pool, tenant: string): Promise<string[]> {
-  const result = await forTenant(pool, tenant).query<{ id: string }>('SELECT id FROM :SCHEMA.events ORDER BY stored_at, id');
+  const result = await forTenant(pool, tenant).query<{ id: string }>(
+    'SELECT id FROM :SCHEMA.events ORDER BY instance, seq NULLS LAST, stored_at, id',
+  );
   return result.rows.map((r) => r.id);
 }
 
