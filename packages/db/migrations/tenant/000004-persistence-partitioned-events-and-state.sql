@@ -41,6 +41,24 @@ CREATE TABLE :SCHEMA.event_ids (
 -- Retention removes the ids of dropped partitions by range.
 CREATE INDEX event_ids_occurred_idx ON :SCHEMA.event_ids (occurred_at);
 
+-- The months the existing rows fall in get their partitions before the copy: rows copied into the
+-- default partition would make those months impossible to create later (Postgres refuses a new
+-- partition whose range the default partition already holds rows of), and retention could never
+-- drop them. Same names and UTC month bounds as services/persistence/src/partitions.ts.
+DO $$
+DECLARE
+  month_start timestamp;
+BEGIN
+  FOR month_start IN
+    SELECT DISTINCT date_trunc('month', occurred_at AT TIME ZONE 'UTC') FROM :SCHEMA.events_unpartitioned
+  LOOP
+    EXECUTE format(
+      'CREATE TABLE IF NOT EXISTS %s.%I PARTITION OF %s.events FOR VALUES FROM (%L) TO (%L)',
+      ':SCHEMA', 'events_p' || to_char(month_start, 'YYYYMM'), ':SCHEMA',
+      (month_start AT TIME ZONE 'UTC'), ((month_start + interval '1 month') AT TIME ZONE 'UTC'));
+  END LOOP;
+END $$;
+
 INSERT INTO :SCHEMA.events (id, instance, type, seq, source, correlation_id, occurred_at, captured_at, stored_at, data)
   SELECT id, instance, type, seq, source, correlation_id, occurred_at, captured_at, stored_at, data FROM :SCHEMA.events_unpartitioned;
 INSERT INTO :SCHEMA.event_ids (id, occurred_at) SELECT id, occurred_at FROM :SCHEMA.events_unpartitioned;
