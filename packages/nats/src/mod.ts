@@ -85,9 +85,6 @@ export { consumerMetrics, type ConsumerMetrics } from './metrics.ts';
 export {
   WEBHOOKS_STREAM,
   WEBHOOK_HEADERS,
-  webhookDeliverySubject,
-  webhookEndpointFilter,
-  webhookDurableName,
   webhookDeliveryMsgId,
   webhooksStreamConfig,
   publishWebhookDelivery,

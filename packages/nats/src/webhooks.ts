@@ -1,4 +1,4 @@
-import { assertInstanceId, assertTenantId } from '@switchyard/schema';
+import { webhookDeliverySubject, WEBHOOKS_SUBJECTS } from '@switchyard/schema';
 import { nanos, NatsError, type JetStreamClient, type JetStreamManager, type StreamConfig } from 'nats';
 import { isStreamNotFound } from './errors.ts';
 import { publishEvent, headersToRecord, type PublishResult } from './publish.ts';
@@ -12,9 +12,6 @@ import { STREAM_DEFAULTS, streamConfig, type StreamIdentity } from './streams.ts
  * event exactly as it was on EVENTS, so the signature covers the bytes the router stored.
  */
 export const WEBHOOKS_STREAM = 'WEBHOOKS';
-const PREFIX = 'v1.webhooks';
-// Endpoint ids are generated (`ep_<hex>`); checked anyway because they become subject tokens.
-const ENDPOINT_ID = /^[a-z0-9_]{1,64}$/;
 
 /** Headers the fan-out sets on a delivery, so the deliverer never has to parse the body to order it. */
 export const WEBHOOK_HEADERS = {
@@ -24,24 +21,8 @@ export const WEBHOOK_HEADERS = {
   seq: 'Switchyard-Seq',
 } as const;
 
-function assertEndpointId(id: string): string {
-  if (!ENDPOINT_ID.test(id)) throw new Error(`invalid endpoint id for a subject: ${JSON.stringify(id)}`);
-  return id;
-}
-
-export function webhookDeliverySubject(tenant: string, endpointId: string, instance: string): string {
-  return `${PREFIX}.${assertTenantId(tenant)}.${assertEndpointId(endpointId)}.${assertInstanceId(instance)}`;
-}
-
-/** The filter of one endpoint's durable. */
-export function webhookEndpointFilter(tenant: string, endpointId: string): string {
-  return `${PREFIX}.${assertTenantId(tenant)}.${assertEndpointId(endpointId)}.*`;
-}
-
-/** One durable per endpoint; replicas of webhook-dispatch share it. */
-export function webhookDurableName(tenant: string, endpointId: string): string {
-  return `webhook_dispatch_${assertTenantId(tenant)}_${assertEndpointId(endpointId)}`;
-}
+// Subjects and durable names come from @switchyard/schema (webhookDeliverySubject,
+// webhookEndpointFilter, webhookDurableName), like every other subject.
 
 /** `<event id>:<endpoint id>`: a fan-out replayed inside the duplicate window stores nothing new. */
 export function webhookDeliveryMsgId(eventId: string, endpointId: string): string {
@@ -50,7 +31,7 @@ export function webhookDeliveryMsgId(eventId: string, endpointId: string): strin
 
 /** Same durability choices as the pipeline's streams (see STREAM_DEFAULTS), 7 days of history. */
 export function webhooksStreamConfig(options: { name?: string; replicas?: number; maxAgeMs?: number } = {}): Partial<StreamConfig> & StreamIdentity {
-  const identity = { name: options.name ?? WEBHOOKS_STREAM, subjects: [`${PREFIX}.>`] };
+  const identity = { name: options.name ?? WEBHOOKS_STREAM, subjects: WEBHOOKS_SUBJECTS };
   const base = streamConfig('events', { streams: { events: identity }, ...(options.replicas !== undefined ? { replicas: options.replicas } : {}) });
   return { ...base, max_age: nanos(options.maxAgeMs ?? STREAM_DEFAULTS.maxAgeMs.events) };
 }

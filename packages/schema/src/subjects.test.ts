@@ -8,6 +8,7 @@ import {
   parseSubject,
   SYSTEM_TENANT,
   tenantFilterSubject,
+  webhookDeliverySubject,
 } from './subjects.ts';
 
 describe('subject builders', () => {
@@ -37,6 +38,12 @@ describe('parseSubject', () => {
       type: 'message.received',
     });
     expect(parseSubject('v1.dlq.acme')).toEqual({ kind: 'dlq', tenant: 'acme' });
+    expect(parseSubject(webhookDeliverySubject('acme', 'ep_01ab', 'phone-1'))).toEqual({
+      kind: 'webhooks',
+      tenant: 'acme',
+      endpoint: 'ep_01ab',
+      instance: 'phone-1',
+    });
   });
 
   it.each([
@@ -44,6 +51,8 @@ describe('parseSubject', () => {
     ['v1.ingest.ACME.p.message.received', 'INVALID_TENANT'],
     ['v1.ingest.acme.P!.message.received', 'INVALID_INSTANCE'],
     ['v1.ingest.acme.p', 'INVALID_TYPE'],
+    ['v1.webhooks.ACME.ep_1.p', 'INVALID_TENANT'],
+    ['v1.webhooks.acme.ep_1.p.extra', 'INVALID_INSTANCE'],
   ])('reports %s as %s', (subject, error) => {
     const parsed = parseSubject(subject);
     expect(isSubjectParseError(parsed)).toBe(true);

@@ -9,7 +9,37 @@ import { assertInstanceId, assertTenantId, isValidInstanceId, isValidTenantId } 
 export const STREAMS = { ingest: 'INGEST', events: 'EVENTS', dlq: 'DLQ' } as const;
 export type StreamKind = keyof typeof STREAMS;
 
-const PREFIX = { ingest: 'v1.ingest', events: 'v1.events', dlq: 'v1.dlq' } as const;
+const PREFIX = { ingest: 'v1.ingest', events: 'v1.events', dlq: 'v1.dlq', webhooks: 'v1.webhooks' } as const;
+
+/** Webhook endpoint ids as they appear in subjects and durable names (`ep_<hex>`). */
+const ENDPOINT_ID_PATTERN = /^[a-z0-9_]{1,64}$/;
+
+function assertEndpointId(id: string): string {
+  if (!ENDPOINT_ID_PATTERN.test(id)) throw new Error(`invalid endpoint id for a subject: ${JSON.stringify(id)}`);
+  return id;
+}
+
+/**
+ * One delivery of an event to one webhook endpoint (stream WEBHOOKS, webhook-dispatch's own):
+ * `v1.webhooks.<tenant>.<endpoint>.<instance>`, so each endpoint has its own durable and order
+ * per instance.
+ */
+export function webhookDeliverySubject(tenant: string, endpointId: string, instance: string): string {
+  return `${PREFIX.webhooks}.${assertTenantId(tenant)}.${assertEndpointId(endpointId)}.${assertInstanceId(instance)}`;
+}
+
+/** The filter of one endpoint's durable on WEBHOOKS. */
+export function webhookEndpointFilter(tenant: string, endpointId: string): string {
+  return `${PREFIX.webhooks}.${assertTenantId(tenant)}.${assertEndpointId(endpointId)}.*`;
+}
+
+/** One durable per endpoint on WEBHOOKS; replicas of webhook-dispatch share it. */
+export function webhookDurableName(tenant: string, endpointId: string): string {
+  return `webhook_dispatch_${assertTenantId(tenant)}_${assertEndpointId(endpointId)}`;
+}
+
+/** Everything the WEBHOOKS stream holds. */
+export const WEBHOOKS_SUBJECTS = [`${PREFIX.webhooks}.>`];
 
 /**
  * Messages that cannot be attributed to a valid tenant (a subject with a bad tenant id) are
@@ -56,7 +86,8 @@ export function durableName(service: string, tenant: string): string {
 
 export type ParsedSubject =
   | { kind: 'ingest' | 'events'; tenant: string; instance: string; type: string }
-  | { kind: 'dlq'; tenant: string };
+  | { kind: 'dlq'; tenant: string }
+  | { kind: 'webhooks'; tenant: string; endpoint: string; instance: string };
 
 export type SubjectParseError = { error: 'NOT_V1' | 'INVALID_TENANT' | 'INVALID_INSTANCE' | 'INVALID_TYPE'; message: string };
 
@@ -64,9 +95,10 @@ export type SubjectParseError = { error: 'NOT_V1' | 'INVALID_TENANT' | 'INVALID_
 export function parseSubject(subject: string): ParsedSubject | SubjectParseError {
   const tokens = subject.split('.');
   const [version, kind, tenant, instance, ...typeTokens] = tokens;
-  if (version !== 'v1' || (kind !== 'ingest' && kind !== 'events' && kind !== 'dlq') || tenant === undefined) {
+  if (version !== 'v1' || (kind !== 'ingest' && kind !== 'events' && kind !== 'dlq' && kind !== 'webhooks') || tenant === undefined) {
     return { error: 'NOT_V1', message: `not a v1 switchyard subject: ${subject}` };
   }
+  if (kind === 'webhooks') return parseWebhooksSubject(subject, tokens);
   if (kind === 'dlq') {
     if (tenant !== SYSTEM_TENANT && !isValidTenantId(tenant)) {
       return { error: 'INVALID_TENANT', message: `invalid tenant id in subject: ${subject}` };
@@ -80,6 +112,15 @@ export function parseSubject(subject: string): ParsedSubject | SubjectParseError
   const type = typeTokens.join('.');
   if (!TYPE_PATTERN.test(type)) return { error: 'INVALID_TYPE', message: `invalid event type in subject: ${subject}` };
   return { kind, tenant, instance, type };
+}
+
+function parseWebhooksSubject(subject: string, tokens: string[]): ParsedSubject | SubjectParseError {
+  const [, , tenant, endpoint, instance, ...rest] = tokens;
+  if (tenant === undefined || !isValidTenantId(tenant)) return { error: 'INVALID_TENANT', message: `invalid tenant id in subject: ${subject}` };
+  if (endpoint === undefined || !ENDPOINT_ID_PATTERN.test(endpoint) || instance === undefined || !isValidInstanceId(instance) || rest.length > 0) {
+    return { error: 'INVALID_INSTANCE', message: `not a webhook delivery subject: ${subject}` };
+  }
+  return { kind: 'webhooks', tenant, endpoint, instance };
 }
 
 export function isSubjectParseError(value: ParsedSubject | SubjectParseError): value is SubjectParseError {

@@ -1,6 +1,6 @@
 import { createApiKey, getExhausted, recordExhausted } from '@switchyard/db';
-import { publishToDlq } from '@switchyard/nats';
-import { SYSTEM_TENANT } from '@switchyard/schema';
+import { ensureStream, publishToDlq, webhooksStreamConfig } from '@switchyard/nats';
+import { SYSTEM_TENANT, webhookDeliverySubject, webhookDurableName } from '@switchyard/schema';
 import { eventually, randomTenantId } from '@switchyard/testing';
 import type { Msg } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,6 +85,24 @@ describe('requeue', () => {
     expect(again.status).toBe(409);
     expect((await json(again)).error?.code).toBe('CONFLICT');
     expect((await call('POST', `/api/exhausted/${listed.id}/discard`, keys.adminA)).status).toBe(409);
+  });
+
+  it('requeues an exhausted webhook delivery to its endpoint subject, and only its own tenant\'s', async () => {
+    await ensureStream(h.jsm, webhooksStreamConfig());
+    const subject = webhookDeliverySubject(tenantA, 'ep_0123abcd', 'phone-1');
+    const id = await seed(tenantA, encodeText('{"id":"evt-w1"}'), {
+      service: 'webhook-dispatch',
+      sourceStream: 'WEBHOOKS',
+      sourceSubject: subject,
+      consumer: webhookDurableName(tenantA, 'ep_0123abcd'),
+      reason: 'DELIVERY_FAILED',
+    });
+    const res = await call('POST', `/api/exhausted/${id}/requeue`, keys.adminA);
+    expect(res.status).toBe(200);
+    expect((await json(res)).data).toMatchObject({ status: 'requeued', subject, stream: 'WEBHOOKS' });
+
+    const foreign = await seed(tenantA, encodeText('{}'), { sourceSubject: webhookDeliverySubject(tenantB, 'ep_0123abcd', 'phone-1') });
+    expect((await call('POST', `/api/exhausted/${foreign}/requeue`, keys.adminA)).status).toBe(422);
   });
 
   it("refuses to send a tenant's row to another tenant's subject", async () => {

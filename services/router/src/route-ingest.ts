@@ -28,7 +28,7 @@ export function routeIngest(deps: RouteIngestDeps): Handler {
 
     const subject = parseSubject(msg.subject);
     const event = parsed.event;
-    if (isSubjectParseError(subject) || subject.kind === 'dlq') {
+    if (isSubjectParseError(subject) || subject.kind !== 'ingest') {
       return reject(deps, msg, 'INVALID_SUBJECT', `not an ingest subject: ${msg.subject}`);
     }
     if (event.tenant !== subject.tenant || event.tenant !== msg.tenant) {

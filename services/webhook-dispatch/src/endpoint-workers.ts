@@ -1,10 +1,9 @@
+import { webhookDurableName, webhookEndpointFilter } from '@switchyard/schema';
 import { listEndpoints, setEndpointEnabled, type Endpoint, type Pool } from '@switchyard/db';
 import {
   deleteDurableConsumer,
   startConsumer,
   WEBHOOKS_STREAM,
-  webhookDurableName,
-  webhookEndpointFilter,
   type RunningConsumer,
 } from '@switchyard/nats';
 import type { Logger, Registry } from '@switchyard/runtime';
