@@ -1,14 +1,14 @@
 import { isNonRetryable } from '@switchyard/runtime';
 import { durableName, SYSTEM_TENANT, STREAMS, tenantFilterSubject, type StreamKind } from '@switchyard/schema';
-import { ConsumerEvents, millis, type ConsumerMessages, type ConsumerStatus, type JetStreamClient, type JetStreamManager, type JsMsg } from 'nats';
+import { millis, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from 'nats';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { DEFAULT_RETRY_BACKOFF_MS } from './consume.ts';
 import { deleteDurableConsumer, ensureDurableConsumer, type DurableConsumerOptions } from './consumers.ts';
-import { buildDlqRecord, publishToDlq } from './dlq.ts';
 import { consumerMetrics } from './metrics.ts';
 import { retry, type InboundMessage, type Outcome } from './outcome.ts';
 import { headersToRecord } from './publish.ts';
+import { createSettler, errorText, needsReattach } from './settle.ts';
 import { watchTenants, type TenantBucketOptions } from './tenant-registry.ts';
 
 /**
@@ -53,20 +53,7 @@ const REATTACH_MIN_MS = 250;
 const REATTACH_MAX_MS = 10_000;
 const TIMED_OUT = Symbol('timed out');
 
-/** Status events after which the loop throws the iterator away and gets the consumer again. */
-function needsReattach(status: ConsumerStatus): boolean {
-  return (
-    status.type === ConsumerEvents.ConsumerDeleted ||
-    status.type === ConsumerEvents.ConsumerNotFound ||
-    status.type === ConsumerEvents.StreamNotFound ||
-    status.type === ConsumerEvents.HeartbeatsMissed ||
-    status.type === ConsumerEvents.NoResponders
-  );
-}
 
-function errorText(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-}
 
 /**
  * Like `startConsumer`, but the handler sees batches: one batch at a time per durable, so a
@@ -90,7 +77,19 @@ export function startBatchConsumer(options: StartBatchConsumerOptions): RunningB
   let messages: ConsumerMessages | undefined;
   let ackWaitMs = 30_000;
 
-  const backoffFor = (deliveryCount: number): number => backoff[Math.min(Math.max(deliveryCount, 1), backoff.length) - 1] ?? 1_000;
+  const settler = createSettler({
+    js,
+    stream,
+    durable,
+    tenant,
+    service,
+    maxDeliver,
+    retryBackoffMs: backoff,
+    ...(options.dlqSubject !== undefined ? { dlqSubject: options.dlqSubject } : {}),
+    logger,
+    metrics,
+  });
+  const backoffFor = settler.backoffFor;
 
   const pause = (ms: number): Promise<void> =>
     new Promise((resolve) => {
@@ -214,7 +213,7 @@ export function startBatchConsumer(options: StartBatchConsumerOptions): RunningB
       const outcome = outcomes[i] ?? retry('no outcome');
       if (outcome.kind !== 'retry') allRetry = false;
       try {
-        const label = await settle(msg, inbound[i]!, outcome, nonRetryableThrow);
+        const label = await settler.settle(msg, inbound[i]!, outcome, nonRetryableThrow);
         metrics.consumed.inc({ service, tenant, outcome: label });
       } catch (err) {
         logger.error({ err, seq: msg.seq }, 'settling a message failed; it will be redelivered');
@@ -223,60 +222,6 @@ export function startBatchConsumer(options: StartBatchConsumerOptions): RunningB
     stopTimer({});
     const first = inbound[0];
     return allRetry && first !== undefined ? backoffFor(first.deliveryCount) : 0;
-  }
-
-  async function settle(msg: JsMsg, inbound: InboundMessage, outcome: Outcome, nonRetryableThrow: boolean): Promise<string> {
-    switch (outcome.kind) {
-      case 'ack':
-        msg.ack();
-        return 'ack';
-      case 'retry':
-        if (maxDeliver !== -1 && inbound.deliveryCount >= maxDeliver) {
-          return handOff(msg, inbound, { kind: 'dead-letter', reason: 'MAX_DELIVERIES', error: outcome.error }, true);
-        }
-        msg.nak(outcome.delayMs ?? backoffFor(inbound.deliveryCount));
-        metrics.retries.inc({ service, tenant });
-        return 'retry';
-      case 'dead-letter':
-        return handOff(msg, inbound, outcome, nonRetryableThrow ? false : undefined);
-    }
-  }
-
-  async function handOff(
-    msg: JsMsg,
-    inbound: InboundMessage,
-    outcome: Extract<Outcome, { kind: 'dead-letter' }>,
-    retryable: boolean | undefined,
-  ): Promise<string> {
-    try {
-      const record = buildDlqRecord({
-        tenant,
-        service,
-        sourceStream: stream,
-        sourceSubject: inbound.subject,
-        sourceSeq: inbound.streamSeq,
-        consumer: durable,
-        ...(inbound.eventId !== undefined ? { eventId: inbound.eventId } : {}),
-        reason: outcome.reason,
-        error: outcome.error,
-        ...(retryable !== undefined ? { retryable } : {}),
-        deliveries: inbound.deliveryCount,
-        ...(outcome.attempts !== undefined ? { attempts: outcome.attempts } : {}),
-        headers: inbound.headers,
-        payload: inbound.data,
-      });
-      await publishToDlq(js, record, options.dlqSubject !== undefined ? { subject: options.dlqSubject } : {});
-    } catch (err) {
-      // The original stays in its stream; nak so it comes back and the hand-off is retried.
-      logger.error({ err, seq: inbound.streamSeq, reason: outcome.reason }, 'DLQ publish failed; message kept for retry');
-      msg.nak(backoffFor(inbound.deliveryCount));
-      metrics.retries.inc({ service, tenant });
-      return 'dlq_failed';
-    }
-    msg.ack();
-    metrics.dlqPublished.inc({ service, tenant, reason: outcome.reason });
-    logger.warn({ seq: inbound.streamSeq, reason: outcome.reason, error: outcome.error, delivery: inbound.deliveryCount }, 'message dead-lettered');
-    return 'dead_letter';
   }
 
   const loop = run();

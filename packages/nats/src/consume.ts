@@ -1,11 +1,8 @@
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { isNonRetryable } from '@switchyard/runtime';
-import type { Attempt, DlqReason } from '@switchyard/schema';
 import {
-  ConsumerEvents,
   millis,
   type ConsumerMessages,
-  type ConsumerStatus,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
@@ -13,10 +10,10 @@ import {
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { ensureDurableConsumer, type DurableConsumerOptions } from './consumers.ts';
-import { buildDlqRecord, publishToDlq } from './dlq.ts';
 import { consumerMetrics, type ConsumerMetrics } from './metrics.ts';
 import { deadLetter, retry, type Handler, type InboundMessage, type Outcome } from './outcome.ts';
 import { extractTraceContext, headersToRecord } from './publish.ts';
+import { createSettler, errorText, needsReattach } from './settle.ts';
 
 export interface StartConsumerOptions {
   js: JetStreamClient;
@@ -55,22 +52,6 @@ export const DEFAULT_RETRY_BACKOFF_MS = [1_000, 5_000, 15_000, 60_000] as const;
 const REATTACH_MIN_MS = 250;
 const REATTACH_MAX_MS = 10_000;
 const tracer = trace.getTracer('@switchyard/nats');
-
-/** Status events after which the loop throws the iterator away and gets the consumer again. */
-function needsReattach(status: ConsumerStatus): boolean {
-  return (
-    status.type === ConsumerEvents.ConsumerDeleted ||
-    status.type === ConsumerEvents.ConsumerNotFound ||
-    status.type === ConsumerEvents.StreamNotFound ||
-    status.type === ConsumerEvents.HeartbeatsMissed ||
-    status.type === ConsumerEvents.NoResponders
-  );
-}
-
-function errorText(err: unknown): string {
-  if (err instanceof Error) return `${err.name}: ${err.message}`;
-  return String(err);
-}
 
 class Slots {
   #free: number;
@@ -120,7 +101,18 @@ export function startConsumer(options: StartConsumerOptions): RunningConsumer {
   let messages: ConsumerMessages | undefined;
   let ackWaitMs = 30_000;
 
-  const backoffFor = (deliveryCount: number): number => backoff[Math.min(Math.max(deliveryCount, 1), backoff.length) - 1] ?? 1_000;
+  const settler = createSettler({
+    js,
+    stream,
+    durable,
+    tenant,
+    service,
+    maxDeliver,
+    retryBackoffMs: backoff,
+    ...(options.dlqSubject !== undefined ? { dlqSubject: options.dlqSubject } : {}),
+    logger,
+    metrics,
+  });
 
   const pause = (ms: number): Promise<void> =>
     new Promise((resolve) => {
@@ -237,78 +229,13 @@ export function startConsumer(options: StartConsumerOptions): RunningConsumer {
         outcome = nonRetryableThrow ? deadLetter('HANDLER_ERROR', errorText(err)) : retry(errorText(err));
       }
       if (outcome.kind !== 'ack') span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.error });
-      const label = await settle(msg, inbound, outcome, nonRetryableThrow);
+      const label = await settler.settle(msg, inbound, outcome, nonRetryableThrow);
       metrics.consumed.inc({ service, tenant, outcome: label });
     } finally {
       clearInterval(keepAlive);
       stopTimer();
       span.end();
     }
-  }
-
-  async function settle(msg: JsMsg, inbound: InboundMessage, outcome: Outcome, nonRetryableThrow: boolean): Promise<string> {
-    switch (outcome.kind) {
-      case 'ack':
-        msg.ack();
-        return 'ack';
-      case 'retry':
-        if (maxDeliver !== -1 && inbound.deliveryCount >= maxDeliver) {
-          return handOff(msg, inbound, 'MAX_DELIVERIES', outcome.error, true, undefined);
-        }
-        return nakForRetry(msg, inbound, outcome.delayMs);
-      case 'dead-letter':
-        if (maxDeliver === -1) {
-          // This consumer has no DLQ to fall back on (it is the dlq-worker's): keep retrying.
-          logger.error({ seq: inbound.streamSeq, reason: outcome.reason, error: outcome.error }, 'dead-letter requested with maxDeliver -1; retrying instead');
-          return nakForRetry(msg, inbound, undefined);
-        }
-        return handOff(msg, inbound, outcome.reason, outcome.error, nonRetryableThrow ? false : undefined, outcome.attempts);
-    }
-  }
-
-  function nakForRetry(msg: JsMsg, inbound: InboundMessage, delayMs: number | undefined): string {
-    msg.nak(delayMs ?? backoffFor(inbound.deliveryCount));
-    metrics.retries.inc({ service, tenant });
-    return 'retry';
-  }
-
-  async function handOff(
-    msg: JsMsg,
-    inbound: InboundMessage,
-    reason: DlqReason,
-    error: string,
-    retryable: boolean | undefined,
-    attempts: Attempt[] | undefined,
-  ): Promise<string> {
-    try {
-      const record = buildDlqRecord({
-        tenant,
-        service,
-        sourceStream: stream,
-        sourceSubject: inbound.subject,
-        sourceSeq: inbound.streamSeq,
-        consumer: durable,
-        ...(inbound.eventId !== undefined ? { eventId: inbound.eventId } : {}),
-        reason,
-        error,
-        ...(retryable !== undefined ? { retryable } : {}),
-        deliveries: inbound.deliveryCount,
-        ...(attempts !== undefined ? { attempts } : {}),
-        headers: inbound.headers,
-        payload: inbound.data,
-      });
-      await publishToDlq(js, record, options.dlqSubject !== undefined ? { subject: options.dlqSubject } : {});
-    } catch (err) {
-      // The original stays in its stream; nak so it comes back and the hand-off is retried.
-      logger.error({ err, seq: inbound.streamSeq, reason }, 'DLQ publish failed; message kept for retry');
-      msg.nak(backoffFor(inbound.deliveryCount));
-      metrics.retries.inc({ service, tenant });
-      return 'dlq_failed';
-    }
-    msg.ack();
-    metrics.dlqPublished.inc({ service, tenant, reason });
-    logger.warn({ seq: inbound.streamSeq, reason, error, delivery: inbound.deliveryCount }, 'message dead-lettered');
-    return 'dead_letter';
   }
 
   const loop = run();

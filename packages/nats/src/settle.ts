@@ -1,0 +1,128 @@
+import type { Attempt, DlqReason } from '@switchyard/schema';
+import { ConsumerEvents, type ConsumerStatus, type JetStreamClient, type JsMsg } from 'nats';
+import type { Logger } from 'pino';
+import { buildDlqRecord, publishToDlq } from './dlq.ts';
+import type { ConsumerMetrics } from './metrics.ts';
+import type { InboundMessage, Outcome } from './outcome.ts';
+
+/**
+ * Turning a handler's outcome into what JetStream is told — shared by the one-at-a-time loop
+ * (consume.ts) and the batch loop (consume-batch.ts), so both keep exactly the same rules:
+ * - `ack`: `msg.ack()`, fire-and-forget (a lost ack is a redelivery of an idempotent effect).
+ * - `retry`: `nak(delay)` on the backoff schedule until the delivery count reaches `maxDeliver`,
+ *   then dead-letter with MAX_DELIVERIES.
+ * - `dead-letter`: publish a validated DlqRecord, await its PubAck, only then ack the original;
+ *   if the DLQ publish fails, nak with a delay so the message is never lost between streams.
+ * `maxDeliver: -1` means the consumer has no DLQ to fall back on (the dlq-worker's own): every
+ * failure is retried.
+ */
+export interface SettleOptions {
+  js: JetStreamClient;
+  stream: string;
+  durable: string;
+  tenant: string;
+  service: string;
+  maxDeliver: number;
+  /** Delay before redelivery n (1-based); the last entry repeats. */
+  retryBackoffMs: readonly number[];
+  /** Tests only: a private DLQ subject. */
+  dlqSubject?: string;
+  logger: Logger;
+  metrics: ConsumerMetrics;
+}
+
+export interface Settler {
+  /** Settles one message and returns the `outcome` label for events_consumed_total. */
+  settle(msg: JsMsg, inbound: InboundMessage, outcome: Outcome, nonRetryableThrow: boolean): Promise<string>;
+  /** The backoff before redelivering a message delivered `deliveryCount` times. */
+  backoffFor: (deliveryCount: number) => number;
+}
+
+export function createSettler(options: SettleOptions): Settler {
+  const { js, stream, durable, tenant, service, maxDeliver, logger, metrics } = options;
+  const backoff = options.retryBackoffMs.length > 0 ? options.retryBackoffMs : [1_000];
+  const backoffFor = (deliveryCount: number): number => backoff[Math.min(Math.max(deliveryCount, 1), backoff.length) - 1] ?? 1_000;
+
+  function nakForRetry(msg: JsMsg, inbound: InboundMessage, delayMs: number | undefined): string {
+    msg.nak(delayMs ?? backoffFor(inbound.deliveryCount));
+    metrics.retries.inc({ service, tenant });
+    return 'retry';
+  }
+
+  async function handOff(
+    msg: JsMsg,
+    inbound: InboundMessage,
+    reason: DlqReason,
+    error: string,
+    retryable: boolean | undefined,
+    attempts: Attempt[] | undefined,
+  ): Promise<string> {
+    try {
+      const record = buildDlqRecord({
+        tenant,
+        service,
+        sourceStream: stream,
+        sourceSubject: inbound.subject,
+        sourceSeq: inbound.streamSeq,
+        consumer: durable,
+        ...(inbound.eventId !== undefined ? { eventId: inbound.eventId } : {}),
+        reason,
+        error,
+        ...(retryable !== undefined ? { retryable } : {}),
+        deliveries: inbound.deliveryCount,
+        ...(attempts !== undefined ? { attempts } : {}),
+        headers: inbound.headers,
+        payload: inbound.data,
+      });
+      await publishToDlq(js, record, options.dlqSubject !== undefined ? { subject: options.dlqSubject } : {});
+    } catch (err) {
+      // The original stays in its stream; nak so it comes back and the hand-off is retried.
+      logger.error({ err, seq: inbound.streamSeq, reason }, 'DLQ publish failed; message kept for retry');
+      msg.nak(backoffFor(inbound.deliveryCount));
+      metrics.retries.inc({ service, tenant });
+      return 'dlq_failed';
+    }
+    msg.ack();
+    metrics.dlqPublished.inc({ service, tenant, reason });
+    logger.warn({ seq: inbound.streamSeq, reason, error, delivery: inbound.deliveryCount }, 'message dead-lettered');
+    return 'dead_letter';
+  }
+
+  return {
+    backoffFor,
+    async settle(msg, inbound, outcome, nonRetryableThrow) {
+      switch (outcome.kind) {
+        case 'ack':
+          msg.ack();
+          return 'ack';
+        case 'retry':
+          if (maxDeliver !== -1 && inbound.deliveryCount >= maxDeliver) {
+            return handOff(msg, inbound, 'MAX_DELIVERIES', outcome.error, true, undefined);
+          }
+          return nakForRetry(msg, inbound, outcome.delayMs);
+        case 'dead-letter':
+          if (maxDeliver === -1) {
+            logger.error({ seq: inbound.streamSeq, reason: outcome.reason, error: outcome.error }, 'dead-letter requested with maxDeliver -1; retrying instead');
+            return nakForRetry(msg, inbound, undefined);
+          }
+          return handOff(msg, inbound, outcome.reason, outcome.error, nonRetryableThrow ? false : undefined, outcome.attempts);
+      }
+    },
+  };
+}
+
+/** Status events after which a consume loop throws the iterator away and gets the consumer again. */
+export function needsReattach(status: ConsumerStatus): boolean {
+  return (
+    status.type === ConsumerEvents.ConsumerDeleted ||
+    status.type === ConsumerEvents.ConsumerNotFound ||
+    status.type === ConsumerEvents.StreamNotFound ||
+    status.type === ConsumerEvents.HeartbeatsMissed ||
+    status.type === ConsumerEvents.NoResponders
+  );
+}
+
+export function errorText(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return String(err);
+}
