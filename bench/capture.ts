@@ -78,17 +78,8 @@ export default async function captureBench(args: BenchArgs): Promise<void> {
       socketFactory: sockets.factory,
     });
     try {
-      ctx.log(`raw JetStream publish, ${events} messages`);
-      const rawCpu = process.cpuUsage();
-      const raw = await rawJetStreamPublishRate(nc, { count: events });
-      const rawUsed = process.cpuUsage(rawCpu);
-      const rawCpuPerPublish = round((rawUsed.user + rawUsed.system) / events, 1);
-
-      ctx.log(`capture, ${events} events over ${sessions} instances`);
-      const fleet = await measure(capture, tenant.tenant, sessions, Math.ceil(events / sessions), 'fleet');
-      ctx.log(`capture, ${singleEvents} events on one instance`);
-      const single = await measure(capture, tenant.tenant, 1, singleEvents, 'single');
-
+      // Memory first, in a process that has not yet run the throughput phases: their garbage and
+      // buffers would otherwise be released during this phase and make the growth negative.
       ctx.log(`RSS with ${sessions} managed sessions`);
       const baseline = rssMiB();
       const db = forTenant(pool, tenant.tenant);
@@ -108,6 +99,18 @@ export default async function captureBench(args: BenchArgs): Promise<void> {
         capture.sessions.owned().map((k) => capture.sessions.runner(tenant.tenant, k.split('/')[1] ?? '')?.idle() ?? Promise.resolve()),
       );
       const active = rssMiB();
+
+      ctx.log(`raw JetStream publish, ${events} messages`);
+      const rawCpu = process.cpuUsage();
+      const raw = await rawJetStreamPublishRate(nc, { count: events });
+      const rawUsed = process.cpuUsage(rawCpu);
+      const rawCpuPerPublish = round((rawUsed.user + rawUsed.system) / events, 1);
+
+      ctx.log(`capture, ${events} events over ${sessions} instances`);
+      const fleet = await measure(capture, tenant.tenant, sessions, Math.ceil(events / sessions), 'fleet');
+      ctx.log(`capture, ${singleEvents} events on one instance`);
+      const single = await measure(capture, tenant.tenant, 1, singleEvents, 'single');
+
 
       return {
         targets: TARGETS,
