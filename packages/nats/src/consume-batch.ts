@@ -4,12 +4,12 @@ import { millis, type ConsumerMessages, type JetStreamClient, type JetStreamMana
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { DEFAULT_RETRY_BACKOFF_MS } from './consume.ts';
-import { deleteDurableConsumer, ensureDurableConsumer, type DurableConsumerOptions } from './consumers.ts';
+import { ensureDurableConsumer, type DurableConsumerOptions } from './consumers.ts';
 import { consumerMetrics } from './metrics.ts';
 import { retry, type InboundMessage, type Outcome } from './outcome.ts';
 import { headersToRecord } from './publish.ts';
 import { createSettler, errorText, needsReattach } from './settle.ts';
-import { watchTenants, type TenantBucketOptions } from './tenant-registry.ts';
+import { followTenants, type TenantBucketOptions } from './tenant-registry.ts';
 
 /**
  * Gets the messages of one batch, in stream order, and answers one outcome per message (same
@@ -287,59 +287,36 @@ export interface TenantBatchConsumers {
 export async function startTenantBatchConsumers(options: TenantBatchConsumerOptions): Promise<TenantBatchConsumers> {
   const { js, jsm, service, kind, logger, registry } = options;
   const stream = STREAMS[kind];
-  const running = new Map<string, RunningBatchConsumer>();
   const batchSize = options.batchSize ?? 500;
   const maxAckPending = options.maxAckPending ?? Math.max(1000, batchSize * 2);
-
-  const onAdded = (tenant: string): void => {
-    if (running.has(tenant) || tenant === SYSTEM_TENANT) return;
-    const consumer = startBatchConsumer({
-      js,
-      jsm,
-      ensure: {
-        filterSubject: tenantFilterSubject(kind, tenant),
-        maxAckPending,
-        ...(options.ackWaitMs !== undefined ? { ackWaitMs: options.ackWaitMs } : {}),
-      },
-      stream,
-      durable: durableName(service, tenant),
-      tenant,
-      service,
-      handler: options.handlerFor(tenant),
-      logger,
-      registry,
-      batchSize,
-      ...(options.maxWaitMs !== undefined ? { maxWaitMs: options.maxWaitMs } : {}),
-      ...(options.maxDeliver !== undefined ? { maxDeliver: options.maxDeliver } : {}),
-      ...(options.retryBackoffMs !== undefined ? { retryBackoffMs: options.retryBackoffMs } : {}),
-    });
-    running.set(tenant, consumer);
-    logger.info({ tenant, stream, durable: consumer.durable }, 'tenant batch consumer started');
-  };
-
-  const onRemoved = async (tenant: string): Promise<void> => {
-    const consumer = running.get(tenant);
-    if (consumer === undefined) return;
-    running.delete(tenant);
-    await consumer.stop();
-    await deleteDurableConsumer(jsm, stream, consumer.durable);
-    logger.info({ tenant, stream, durable: consumer.durable }, 'tenant retracted; batch consumer stopped and durable deleted');
-  };
-
-  const watch = await watchTenants(js, {
-    ...(options.bucket !== undefined ? { bucket: options.bucket } : {}),
-    onAdded,
-    onRemoved,
+  return followTenants({
+    js,
+    jsm,
+    stream,
     logger,
-  });
-  await watch.ready;
-  return {
-    tenants: () => [...running.keys()].sort(),
-    async stop() {
-      await watch.stop();
-      const all = [...running.values()];
-      running.clear();
-      await Promise.all(all.map((c) => c.stop()));
+    ...(options.bucket !== undefined ? { bucket: options.bucket } : {}),
+    skip: [SYSTEM_TENANT],
+    start(tenant) {
+      return startBatchConsumer({
+        js,
+        jsm,
+        ensure: {
+          filterSubject: tenantFilterSubject(kind, tenant),
+          maxAckPending,
+          ...(options.ackWaitMs !== undefined ? { ackWaitMs: options.ackWaitMs } : {}),
+        },
+        stream,
+        durable: durableName(service, tenant),
+        tenant,
+        service,
+        handler: options.handlerFor(tenant),
+        logger,
+        registry,
+        batchSize,
+        ...(options.maxWaitMs !== undefined ? { maxWaitMs: options.maxWaitMs } : {}),
+        ...(options.maxDeliver !== undefined ? { maxDeliver: options.maxDeliver } : {}),
+        ...(options.retryBackoffMs !== undefined ? { retryBackoffMs: options.retryBackoffMs } : {}),
+      });
     },
-  };
+  });
 }

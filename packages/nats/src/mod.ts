@@ -56,6 +56,9 @@ export {
 export { republishExhausted, type ExhaustedMessage, type RepublishResult } from './requeue.ts';
 export {
   TENANT_BUCKET,
+  followTenants,
+  type TenantWorker,
+  type FollowTenantsOptions,
   announceTenant,
   retractTenant,
   watchTenants,

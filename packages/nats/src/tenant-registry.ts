@@ -10,7 +10,7 @@ import {
 import type { JetStreamClient, JetStreamManager, KV, KvEntry, QueuedIterator } from 'nats';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { startConsumer, type RunningConsumer } from './consume.ts';
+import { startConsumer } from './consume.ts';
 import { deleteDurableConsumer } from './consumers.ts';
 import type { Handler } from './outcome.ts';
 
@@ -183,53 +183,91 @@ export async function startTenantConsumers(options: StartTenantConsumersOptions)
   const { js, jsm, service, kind, logger, registry } = options;
   const stream = options.streamName ?? STREAMS[kind];
   const tuning = options.consumerOptions ?? {};
-  const running = new Map<string, RunningConsumer>();
-  const always = new Set(options.alwaysTenants ?? (kind === 'dlq' ? [SYSTEM_TENANT] : []));
+  return followTenants({
+    js,
+    jsm,
+    stream,
+    logger,
+    ...(options.bucket !== undefined ? { bucket: options.bucket } : {}),
+    always: options.alwaysTenants ?? (kind === 'dlq' ? [SYSTEM_TENANT] : []),
+    start(tenant) {
+      const filterSubjects = tuning.filterSubjectsFor?.(tenant);
+      const dlqSubject = options.dlqSubjectFor?.(tenant);
+      return startConsumer({
+        js,
+        jsm,
+        // The loop creates the durable itself (and retries while NATS is away), so a tenant
+        // announced during an outage is still picked up.
+        ensure: {
+          filterSubject: options.filterSubjectFor?.(tenant) ?? tenantFilterSubject(kind, tenant),
+          ...(filterSubjects !== undefined ? { filterSubjects } : {}),
+          ...(tuning.ackWaitMs !== undefined ? { ackWaitMs: tuning.ackWaitMs } : {}),
+          ...(tuning.maxAckPending !== undefined ? { maxAckPending: tuning.maxAckPending } : {}),
+        },
+        stream,
+        durable: tuning.durableFor?.(tenant) ?? durableName(service, tenant),
+        tenant,
+        service,
+        handler: options.handlerFor(tenant),
+        logger,
+        registry,
+        ...(tuning.maxDeliver !== undefined ? { maxDeliver: tuning.maxDeliver } : {}),
+        ...(tuning.concurrency !== undefined ? { concurrency: tuning.concurrency } : {}),
+        ...(tuning.retryBackoffMs !== undefined ? { retryBackoffMs: tuning.retryBackoffMs } : {}),
+        ...(dlqSubject !== undefined ? { dlqSubject } : {}),
+      });
+    },
+  });
+}
+
+/** What runs for one tenant: something with a durable that can be stopped. */
+export interface TenantWorker {
+  readonly durable: string;
+  stop(): Promise<void>;
+}
+
+export interface FollowTenantsOptions extends TenantBucketOptions {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  stream: string;
+  logger: Logger;
+  /** Starts the tenant's consumer (one-at-a-time or batch); called once per announced tenant. */
+  start(tenant: string): TenantWorker;
+  /** Tenants run whatever the registry says (never stopped by a retraction). */
+  always?: readonly string[];
+  /** Tenants never to run, even if announced. */
+  skip?: readonly string[];
+}
+
+/**
+ * The tenant lifecycle every per-tenant consumer shares: start one worker per announced tenant,
+ * and on retraction stop it and delete its durable; `stop()` stops all and keeps the durables.
+ * Resolves once the tenants that already existed have workers.
+ */
+export async function followTenants(options: FollowTenantsOptions): Promise<TenantConsumers> {
+  const { jsm, stream, logger } = options;
+  const running = new Map<string, TenantWorker>();
+  const always = new Set(options.always ?? []);
+  const skip = new Set(options.skip ?? []);
 
   const onAdded = (tenant: string): void => {
-    if (running.has(tenant)) return;
-    const durable = tuning.durableFor?.(tenant) ?? durableName(service, tenant);
-    const filterSubject = options.filterSubjectFor?.(tenant) ?? tenantFilterSubject(kind, tenant);
-    const filterSubjects = tuning.filterSubjectsFor?.(tenant);
-    const dlqSubject = options.dlqSubjectFor?.(tenant);
-    const consumer = startConsumer({
-      js,
-      jsm,
-      // The loop creates the durable itself (and retries while NATS is away), so a tenant
-      // announced during an outage is still picked up.
-      ensure: {
-        filterSubject,
-        ...(filterSubjects !== undefined ? { filterSubjects } : {}),
-        ...(tuning.ackWaitMs !== undefined ? { ackWaitMs: tuning.ackWaitMs } : {}),
-        ...(tuning.maxAckPending !== undefined ? { maxAckPending: tuning.maxAckPending } : {}),
-      },
-      stream,
-      durable,
-      tenant,
-      service,
-      handler: options.handlerFor(tenant),
-      logger,
-      registry,
-      ...(tuning.maxDeliver !== undefined ? { maxDeliver: tuning.maxDeliver } : {}),
-      ...(tuning.concurrency !== undefined ? { concurrency: tuning.concurrency } : {}),
-      ...(tuning.retryBackoffMs !== undefined ? { retryBackoffMs: tuning.retryBackoffMs } : {}),
-      ...(dlqSubject !== undefined ? { dlqSubject } : {}),
-    });
-    running.set(tenant, consumer);
-    logger.info({ tenant, stream, durable }, 'tenant consumer started');
+    if (running.has(tenant) || skip.has(tenant)) return;
+    const worker = options.start(tenant);
+    running.set(tenant, worker);
+    logger.info({ tenant, stream, durable: worker.durable }, 'tenant consumer started');
   };
 
   const onRemoved = async (tenant: string): Promise<void> => {
-    const consumer = running.get(tenant);
-    if (consumer === undefined || always.has(tenant)) return;
+    const worker = running.get(tenant);
+    if (worker === undefined || always.has(tenant)) return;
     running.delete(tenant);
-    await consumer.stop();
-    await deleteDurableConsumer(jsm, stream, consumer.durable);
-    logger.info({ tenant, stream, durable: consumer.durable }, 'tenant retracted; consumer stopped and durable deleted');
+    await worker.stop();
+    await deleteDurableConsumer(jsm, stream, worker.durable);
+    logger.info({ tenant, stream, durable: worker.durable }, 'tenant retracted; consumer stopped and durable deleted');
   };
 
   for (const tenant of always) onAdded(tenant);
-  const watch = await watchTenants(js, {
+  const watch = await watchTenants(options.js, {
     ...(options.bucket !== undefined ? { bucket: options.bucket } : {}),
     onAdded,
     onRemoved,
@@ -243,7 +281,7 @@ export async function startTenantConsumers(options: StartTenantConsumersOptions)
       await watch.stop();
       const all = [...running.values()];
       running.clear();
-      await Promise.all(all.map((c) => c.stop()));
+      await Promise.all(all.map((w) => w.stop()));
     },
   };
 }
