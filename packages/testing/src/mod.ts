@@ -9,4 +9,5 @@ export * from './postgres.ts';
 export * from './http-receiver.ts';
 export * from './service-env.ts';
 export * from './read-stream.ts';
+export * from './events.ts';
 export * from './service-harness.ts';

@@ -1,77 +1,44 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type NatsConnection } from 'nats';
-import { announceTenant } from '@switchyard/nats';
 import {
   dlqRecordSchema,
   ingestSubject,
-  newEventId,
   STREAMS,
   SYSTEM_TENANT,
 } from '@switchyard/schema';
 import type { RunningService } from '@switchyard/service';
 import {
   decodeJson,
-  randomName,
   randomTenantId,
   readStream,
-  startNatsServer,
-  testLogger,
-  testServiceEnv,
-  type NatsServer,
+  messageReceivedEvent,
+  startServiceHarness,
+  type ServiceHarness,
 } from '@switchyard/testing';
 import { startRouter } from './app.ts';
 import { loadRouterConfig } from './config.ts';
 
 const encoder = new TextEncoder();
 
-function event(tenant: string, instance: string, seq: number) {
-  const now = new Date().toISOString();
-  return {
-    id: newEventId(),
-    tenant,
-    instance,
-    type: 'message.received',
-    schema_version: 1,
-    occurred_at: now,
-    captured_at: now,
-    seq,
-    source: 'tenant',
-    data: {
-      message_id: `m${seq}`,
-      chat_jid: '1@s.whatsapp.net',
-      from_me: false,
-      timestamp: now,
-      message_type: 'conversation',
-      text: `hi ${seq}`,
-    },
-  };
-}
+const event = messageReceivedEvent;
 
 describe('router catch-all for subjects no tenant durable reads', () => {
-  let nats: NatsServer;
-  let nc: NatsConnection;
-  let router: RunningService;
+  let h: ServiceHarness<RunningService>;
   const tenant = randomTenantId();
-  const bucket = randomName('tenants');
 
   beforeAll(async () => {
-    nats = await startNatsServer();
-    nc = await connect({ servers: nats.url });
-    router = await startRouter(loadRouterConfig(testServiceEnv(nats.url)), {
-      logger: testLogger('router'),
-      tenantBucket: bucket,
+    h = await startServiceHarness({
+      service: 'router',
+      start: (env, options) => startRouter(loadRouterConfig(env), options),
     });
-    await announceTenant(nc.jetstream(), tenant, {}, { bucket });
+    await h.announce(tenant);
   });
 
   afterAll(async () => {
-    await router?.stop();
-    await nc?.close();
-    await nats?.stop();
+    await h?.stop();
   });
 
   it('dead-letters invalid tenant subjects to _system with INVALID_SUBJECT, and leaves valid tenants to their durable', async () => {
-    const js = nc.jetstream();
+    const js = h.nc.jetstream();
     const bad = [
       'v1.ingest.Not-A-Tenant.phone-1.message.received',
       'v1.ingest._sneaky.phone-1.message.received',
@@ -89,12 +56,12 @@ describe('router catch-all for subjects no tenant durable reads', () => {
     }
 
     const routed = decodeJson<{ seq: number }>(
-      await readStream(nc, STREAMS.events, `v1.events.${tenant}.>`, good.length),
+      await readStream(h.nc, STREAMS.events, `v1.events.${tenant}.>`, good.length),
     );
     expect(routed.map((e) => e.seq)).toEqual(good.map((e) => e.seq));
 
     const records = decodeJson(
-      await readStream(nc, STREAMS.dlq, `v1.dlq.${SYSTEM_TENANT}`, bad.length),
+      await readStream(h.nc, STREAMS.dlq, `v1.dlq.${SYSTEM_TENANT}`, bad.length),
     ).map((r) => dlqRecordSchema.parse(r));
     expect(records.map((r) => r.source_subject).sort()).toEqual([...bad].sort());
     for (const record of records) {
@@ -105,14 +72,14 @@ describe('router catch-all for subjects no tenant durable reads', () => {
       expect(Buffer.from(record.payload_base64, 'base64').toString()).toBe(`{"raw":${i}}`);
     }
     // Nothing of the valid tenant went to _system, and nothing of it was dead-lettered at all.
-    const jsm = await nc.jetstreamManager();
+    const jsm = await h.nc.jetstreamManager();
     const dlq = await jsm.streams.info(STREAMS.dlq, { subjects_filter: 'v1.dlq.>' });
     expect(dlq.state.subjects).toEqual({ [`v1.dlq.${SYSTEM_TENANT}`]: bad.length });
 
     // A valid tenant's subject that neither of its durables reads goes to the tenant's own DLQ.
     await js.publish(`v1.ingest.${tenant}.phone-1.weird.thing`, encoder.encode('{"weird":1}'));
     await js.publish(`v1.ingest.${tenant}.phone-1`, encoder.encode('{"short":1}'));
-    const own = decodeJson(await readStream(nc, STREAMS.dlq, `v1.dlq.${tenant}`, 2)).map((r) =>
+    const own = decodeJson(await readStream(h.nc, STREAMS.dlq, `v1.dlq.${tenant}`, 2)).map((r) =>
       dlqRecordSchema.parse(r),
     );
     expect(Object.fromEntries(own.map((r) => [r.source_subject, r.reason]))).toEqual({
@@ -120,7 +87,7 @@ describe('router catch-all for subjects no tenant durable reads', () => {
       [`v1.ingest.${tenant}.phone-1`]: 'INVALID_SUBJECT',
     });
 
-    const rejected = await router.context.registry
+    const rejected = await h.service.context.registry
       .getSingleMetric('router_events_rejected_total')
       ?.get();
     const invalid = rejected?.values.find(

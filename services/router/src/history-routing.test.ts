@@ -1,17 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type NatsConnection } from 'nats';
-import { announceTenant } from '@switchyard/nats';
 import { durableName, ingestSubject, newEventId, STREAMS } from '@switchyard/schema';
 import type { RunningService } from '@switchyard/service';
 import {
   decodeJson,
-  randomName,
   randomTenantId,
   readStream,
-  startNatsServer,
-  testLogger,
-  testServiceEnv,
-  type NatsServer,
+  startServiceHarness,
+  type ServiceHarness,
 } from '@switchyard/testing';
 import { startRouter } from './app.ts';
 import { loadRouterConfig } from './config.ts';
@@ -46,30 +41,23 @@ function message(n: number) {
 }
 
 describe('router history routing', () => {
-  let nats: NatsServer;
-  let nc: NatsConnection;
-  let router: RunningService;
+  let h: ServiceHarness<RunningService>;
   const tenant = randomTenantId();
-  const bucket = randomName('tenants');
 
   beforeAll(async () => {
-    nats = await startNatsServer();
-    nc = await connect({ servers: nats.url });
-    router = await startRouter(loadRouterConfig(testServiceEnv(nats.url)), {
-      logger: testLogger('router'),
-      tenantBucket: bucket,
+    h = await startServiceHarness({
+      service: 'router',
+      start: (env, options) => startRouter(loadRouterConfig(env), options),
     });
-    await announceTenant(nc.jetstream(), tenant, {}, { bucket });
+    await h.announce(tenant);
   });
 
   afterAll(async () => {
-    await router?.stop();
-    await nc?.close();
-    await nats?.stop();
+    await h?.stop();
   });
 
   it('reads history batches on their own durable, beside the realtime one, and routes every batch', async () => {
-    const jsm = await nc.jetstreamManager();
+    const jsm = await h.nc.jetstreamManager();
     // Announcing a tenant starts its consumers asynchronously: wait until both durables exist.
     const durable = async (name: string) => {
       for (let i = 0; ; i++) {
@@ -90,7 +78,7 @@ describe('router history routing', () => {
     expect(realtime.config.filter_subjects?.some((f) => f.includes('history'))).toBe(false);
     expect(realtime.config.max_ack_pending).toBe(1);
 
-    const js = nc.jetstream();
+    const js = h.nc.jetstream();
     const parts = 200;
     const batches = Array.from({ length: parts }, (_, part) =>
       envelope(tenant, 'history.messages', undefined, {
@@ -118,13 +106,13 @@ describe('router history routing', () => {
     );
 
     const routedHistory = decodeJson<{ data: { part: number } }>(
-      await readStream(nc, STREAMS.events, `v1.events.${tenant}.phone-1.history.>`, parts, 60_000),
+      await readStream(h.nc, STREAMS.events, `v1.events.${tenant}.phone-1.history.>`, parts, 60_000),
     );
     expect(routedHistory.map((e) => e.data.part).sort((a, b) => a - b)).toEqual(
       batches.map((_, i) => i),
     );
     const routedLive = decodeJson<{ id: string }>(
-      await readStream(nc, STREAMS.events, `v1.events.${tenant}.phone-1.message.>`, 1),
+      await readStream(h.nc, STREAMS.events, `v1.events.${tenant}.phone-1.message.>`, 1),
     );
     expect(routedLive.map((e) => e.id)).toEqual([live.id]);
   });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type NatsConnection } from 'nats';
 import { announceTenant } from '@switchyard/nats';
-import { ingestSubject, newEventId, STREAMS } from '@switchyard/schema';
+import { ingestSubject, STREAMS } from '@switchyard/schema';
 import type { RunningService } from '@switchyard/service';
 import {
   decodeJson,
@@ -12,34 +12,14 @@ import {
   testLogger,
   testServiceEnv,
   type NatsServer,
+  messageReceivedEvent,
 } from '@switchyard/testing';
 import { startRouter } from './app.ts';
 import { loadRouterConfig } from './config.ts';
 
 const encoder = new TextEncoder();
 
-function event(tenant: string, instance: string, seq: number) {
-  const now = new Date().toISOString();
-  return {
-    id: newEventId(),
-    tenant,
-    instance,
-    type: 'message.received',
-    schema_version: 1,
-    occurred_at: now,
-    captured_at: now,
-    seq,
-    source: 'tenant',
-    data: {
-      message_id: `m${seq}`,
-      chat_jid: '1@s.whatsapp.net',
-      from_me: false,
-      timestamp: now,
-      message_type: 'conversation',
-      text: `hi ${seq}`,
-    },
-  };
-}
+const event = messageReceivedEvent;
 
 async function gapsCounted(routers: RunningService[], tenant: string): Promise<number> {
   let total = 0;

@@ -1,55 +1,40 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type NatsConnection } from 'nats';
-import { announceTenant } from '@switchyard/nats';
-import { dlqRecordSchema, ingestSubject, newEventId, STREAMS } from '@switchyard/schema';
+import { dlqRecordSchema, ingestSubject, STREAMS } from '@switchyard/schema';
 import type { RunningService } from '@switchyard/service';
-import { decodeJson, randomName, randomTenantId, readStream, startNatsServer, testLogger, testServiceEnv, type NatsServer } from '@switchyard/testing';
+import {
+  decodeJson,
+  randomTenantId,
+  readStream,
+  messageReceivedEvent,
+  startServiceHarness,
+  type ServiceHarness,
+} from '@switchyard/testing';
 import { startRouter } from './app.ts';
 import { loadRouterConfig } from './config.ts';
 
 const encoder = new TextEncoder();
 
-function event(tenant: string, instance: string, n: number, overrides: Record<string, unknown> = {}) {
-  return {
-    id: newEventId(),
-    tenant,
-    instance,
-    type: 'message.received',
-    schema_version: 1,
-    occurred_at: new Date().toISOString(),
-    captured_at: new Date().toISOString(),
-    seq: n,
-    source: 'tenant',
-    data: { message_id: `m${n}`, chat_jid: '1@s.whatsapp.net', from_me: false, timestamp: new Date().toISOString(), message_type: 'conversation', text: `hello ${n}` },
-    ...overrides,
-  };
-}
+const event = messageReceivedEvent;
 
 describe('router', () => {
-  let nats: NatsServer;
-  let nc: NatsConnection;
-  let router: RunningService;
+  let h: ServiceHarness<RunningService>;
   const tenant = randomTenantId();
-  const bucket = randomName('tenants');
 
   beforeAll(async () => {
-    nats = await startNatsServer();
-    nc = await connect({ servers: nats.url });
-    router = await startRouter(loadRouterConfig(testServiceEnv(nats.url, { ROUTER_MAX_PAYLOAD_BYTES: '4096' })), {
-      logger: testLogger('router'),
-      tenantBucket: bucket,
+    h = await startServiceHarness({
+      service: 'router',
+      env: { ROUTER_MAX_PAYLOAD_BYTES: '4096' },
+      start: (env, options) => startRouter(loadRouterConfig(env), options),
     });
-    await announceTenant(nc.jetstream(), tenant, {}, { bucket });
+    await h.announce(tenant);
   });
 
   afterAll(async () => {
-    await router?.stop();
-    await nc?.close();
-    await nats?.stop();
+    await h?.stop();
   });
 
   it('routes valid events to EVENTS in order and dead-letters bad input with a reason and the raw bytes', async () => {
-    const js = nc.jetstream();
+    const js = h.nc.jetstream();
     const subject = ingestSubject(tenant, 'phone-1', 'message.received');
     const bad = [
       { bytes: encoder.encode('{"not json'), reason: 'MALFORMED_JSON' },
@@ -66,10 +51,10 @@ describe('router', () => {
       if (poison) await js.publish(subject, poison.bytes);
     }
 
-    const routed = decodeJson<{ seq: number }>(await readStream(nc, STREAMS.events, `v1.events.${tenant}.>`, good.length));
+    const routed = decodeJson<{ seq: number }>(await readStream(h.nc, STREAMS.events, `v1.events.${tenant}.>`, good.length));
     expect(routed.map((e) => e.seq)).toEqual(good.map((g) => g.seq));
 
-    const dlq = decodeJson(await readStream(nc, STREAMS.dlq, `v1.dlq.${tenant}`, bad.length)).map((r) => dlqRecordSchema.parse(r));
+    const dlq = decodeJson(await readStream(h.nc, STREAMS.dlq, `v1.dlq.${tenant}`, bad.length)).map((r) => dlqRecordSchema.parse(r));
     expect(dlq.map((r) => r.reason).sort()).toEqual(bad.map((b) => b.reason).sort());
     for (const record of dlq) {
       const original = bad.find((b) => b.reason === record.reason)!;
@@ -81,7 +66,7 @@ describe('router', () => {
   });
 
   it('publishes an event id once to EVENTS even when INGEST carries it twice', async () => {
-    const js = nc.jetstream();
+    const js = h.nc.jetstream();
     const once = event(tenant, 'phone-2', 1);
     const subject = ingestSubject(tenant, 'phone-2', 'message.received');
     // Two publishes with distinct Nats-Msg-Ids so INGEST keeps both; EVENTS must dedupe by event id.
@@ -89,7 +74,7 @@ describe('router', () => {
     await js.publish(subject, encoder.encode(JSON.stringify(once)), { msgID: `b-${once.id}` });
     const marker = event(tenant, 'phone-2', 2);
     await js.publish(subject, encoder.encode(JSON.stringify(marker)), { msgID: marker.id });
-    const routed = decodeJson<{ id: string }>(await readStream(nc, STREAMS.events, `v1.events.${tenant}.phone-2.>`, 2));
+    const routed = decodeJson<{ id: string }>(await readStream(h.nc, STREAMS.events, `v1.events.${tenant}.phone-2.>`, 2));
     expect(routed.map((e) => e.id)).toEqual([once.id, marker.id]);
   });
 });

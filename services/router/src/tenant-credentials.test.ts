@@ -12,7 +12,7 @@ import {
   tenantInboxPrefix,
   type NatsAuthority,
 } from '@switchyard/nats';
-import { ingestSubject, newEventId, STREAMS } from '@switchyard/schema';
+import { ingestSubject, STREAMS } from '@switchyard/schema';
 import type { RunningService } from '@switchyard/service';
 import {
   decodeJson,
@@ -23,34 +23,14 @@ import {
   testLogger,
   testServiceEnv,
   type NatsServer,
+  messageReceivedEvent,
 } from '@switchyard/testing';
 import { startRouter } from './app.ts';
 import { loadRouterConfig } from './config.ts';
 
 const encoder = new TextEncoder();
 
-function event(tenant: string, seq: number) {
-  const now = new Date().toISOString();
-  return {
-    id: newEventId(),
-    tenant,
-    instance: 'phone-1',
-    type: 'message.received',
-    schema_version: 1,
-    occurred_at: now,
-    captured_at: now,
-    seq,
-    source: 'tenant',
-    data: {
-      message_id: `m${seq}`,
-      chat_jid: '1@s.whatsapp.net',
-      from_me: false,
-      timestamp: now,
-      message_type: 'conversation',
-      text: `hi ${seq}`,
-    },
-  };
-}
+const event = (tenant: string, seq: number) => messageReceivedEvent(tenant, 'phone-1', seq);
 
 /** The server configuration shipped in deploy/nats, with this run's operator and accounts. */
 describe('tenant NATS credentials (JWT auth, resolver MEMORY)', () => {
