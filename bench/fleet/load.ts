@@ -2,6 +2,7 @@ import type { JetStreamClient } from 'nats';
 import type pg from 'pg';
 import { quoteIdent, tenantSchemaName } from '@switchyard/db';
 import { ingestSubject } from '@switchyard/schema';
+import { messageReceivedEvent } from '@switchyard/testing';
 
 const encoder = new TextEncoder();
 
@@ -25,26 +26,9 @@ export function messageEvent(
   seq: number,
   text = `bench ${seq}`,
 ): OutgoingEvent {
-  const now = new Date().toISOString();
-  const envelope = {
-    id,
-    tenant,
-    instance,
-    type: 'message.received',
-    schema_version: 1,
-    occurred_at: now,
-    captured_at: now,
-    seq,
-    source: 'tenant',
-    data: {
-      message_id: id.replaceAll(/[^A-Za-z0-9]/g, '').slice(-32) || 'm',
-      chat_jid: '5511999990000@s.whatsapp.net',
-      from_me: false,
-      timestamp: now,
-      message_type: 'conversation',
-      text,
-    },
-  };
+  const base = messageReceivedEvent(tenant, instance, seq, { id });
+  // A message id unique per event: persistence keys message state by (instance, message id).
+  const envelope = { ...base, data: { ...base.data, message_id: id.replaceAll(/[^A-Za-z0-9]/g, '').slice(-32) || 'm', text } };
   return {
     id,
     tenant,
