@@ -1,14 +1,15 @@
 import { isNonRetryable } from '@switchyard/runtime';
 import { durableName, SYSTEM_TENANT, STREAMS, tenantFilterSubject, type StreamKind } from '@switchyard/schema';
-import { millis, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from 'nats';
+import { type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from 'nats';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { DEFAULT_RETRY_BACKOFF_MS } from './consume.ts';
-import { ensureDurableConsumer, type DurableConsumerOptions } from './consumers.ts';
+import type { DurableConsumerOptions } from './consumers.ts';
 import { consumerMetrics } from './metrics.ts';
 import { retry, type InboundMessage, type Outcome } from './outcome.ts';
 import { headersToRecord } from './publish.ts';
-import { createSettler, errorText, needsReattach } from './settle.ts';
+import { pullAttachment } from './pull-attachment.ts';
+import { createSettler, errorText } from './settle.ts';
 import { followTenants, type TenantBucketOptions } from './tenant-registry.ts';
 
 /**
@@ -75,8 +76,8 @@ export function startBatchConsumer(options: StartBatchConsumerOptions): RunningB
   const stopping = new AbortController();
   let state: 'running' | 'draining' | 'stopped' = 'running';
   let messages: ConsumerMessages | undefined;
-  let ackWaitMs = 30_000;
 
+  const attachment = pullAttachment({ js, jsm, ensure, stream, durable, maxMessages: batchSize, logger, signal: stopping.signal });
   const settler = createSettler({
     js,
     stream,
@@ -90,32 +91,6 @@ export function startBatchConsumer(options: StartBatchConsumerOptions): RunningB
     metrics,
   });
   const backoffFor = settler.backoffFor;
-
-  const pause = (ms: number): Promise<void> =>
-    new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      stopping.signal.addEventListener('abort', () => {
-        clearTimeout(timer);
-        resolve();
-      }, { once: true });
-    });
-
-  async function attach(): Promise<ConsumerMessages> {
-    if (jsm !== undefined && ensure !== undefined) await ensureDurableConsumer(jsm, { ...ensure, stream, durable });
-    const consumer = await js.consumers.get(stream, durable);
-    const info = await consumer.info(true);
-    if (info.config.ack_wait !== undefined) ackWaitMs = millis(info.config.ack_wait);
-    return consumer.consume({ max_messages: batchSize });
-  }
-
-  async function watchStatus(iter: ConsumerMessages): Promise<void> {
-    for await (const status of await iter.status()) {
-      if (!needsReattach(status)) continue;
-      logger.warn({ status: status.type }, 'consumer trouble; getting the consumer again');
-      await iter.close();
-      return;
-    }
-  }
 
   /** Collects up to batchSize messages: the first blocks, the rest may take maxWaitMs more. */
   function batcher(iter: ConsumerMessages) {
@@ -145,14 +120,14 @@ export function startBatchConsumer(options: StartBatchConsumerOptions): RunningB
     let retryInMs = REATTACH_MIN_MS;
     while (state === 'running') {
       try {
-        const iter = await attach();
+        const iter = await attachment.attach();
         messages = iter;
         if (state !== 'running') {
           await iter.close();
           break;
         }
         retryInMs = REATTACH_MIN_MS;
-        watchStatus(iter).catch((err: unknown) => logger.warn({ err }, 'consumer status watch ended'));
+        attachment.watchStatus(iter).catch((err: unknown) => logger.warn({ err }, 'consumer status watch ended'));
         const nextBatch = batcher(iter);
         for (let batch = await nextBatch(); batch !== null; batch = await nextBatch()) {
           if (state !== 'running') {
@@ -161,7 +136,7 @@ export function startBatchConsumer(options: StartBatchConsumerOptions): RunningB
             continue;
           }
           const waitMs = await processBatch(batch);
-          if (waitMs > 0) await pause(waitMs);
+          if (waitMs > 0) await attachment.pause(waitMs);
         }
         const closedWith = await iter.closed();
         if (closedWith instanceof Error && state === 'running') logger.warn({ err: closedWith }, 'consumer stopped; getting it again');
@@ -170,7 +145,7 @@ export function startBatchConsumer(options: StartBatchConsumerOptions): RunningB
         logger.error({ err, retryInMs }, 'could not consume; retrying');
       }
       if (state === 'running') {
-        await pause(retryInMs);
+        await attachment.pause(retryInMs);
         retryInMs = Math.min(retryInMs * 2, REATTACH_MAX_MS);
       }
     }
@@ -194,7 +169,7 @@ export function startBatchConsumer(options: StartBatchConsumerOptions): RunningB
     const stopTimer = metrics.duration.startTimer({ service, tenant });
     const inbound = batch.map(toInbound);
     // A big batch (a history sync) may outlast ack_wait; tell the server we are still on it.
-    const keepAlive = setInterval(() => batch.forEach((m) => m.working()), Math.max(ackWaitMs / 2, 100));
+    const keepAlive = setInterval(() => batch.forEach((m) => m.working()), Math.max(attachment.ackWaitMs() / 2, 100));
     let outcomes: Outcome[];
     let nonRetryableThrow = false;
     try {

@@ -1,7 +1,6 @@
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { isNonRetryable } from '@switchyard/runtime';
 import {
-  millis,
   type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
@@ -9,11 +8,12 @@ import {
 } from 'nats';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { ensureDurableConsumer, type DurableConsumerOptions } from './consumers.ts';
+import type { DurableConsumerOptions } from './consumers.ts';
 import { consumerMetrics, type ConsumerMetrics } from './metrics.ts';
 import { deadLetter, retry, type Handler, type InboundMessage, type Outcome } from './outcome.ts';
 import { extractTraceContext, headersToRecord } from './publish.ts';
-import { createSettler, errorText, needsReattach } from './settle.ts';
+import { pullAttachment } from './pull-attachment.ts';
+import { createSettler, errorText } from './settle.ts';
 
 export interface StartConsumerOptions {
   js: JetStreamClient;
@@ -99,8 +99,8 @@ export function startConsumer(options: StartConsumerOptions): RunningConsumer {
   const stopping = new AbortController();
   let state: ConsumerState = 'running';
   let messages: ConsumerMessages | undefined;
-  let ackWaitMs = 30_000;
 
+  const attachment = pullAttachment({ js, jsm, ensure, stream, durable, maxMessages: concurrency, logger, signal: stopping.signal });
   const settler = createSettler({
     js,
     stream,
@@ -114,40 +114,12 @@ export function startConsumer(options: StartConsumerOptions): RunningConsumer {
     metrics,
   });
 
-  const pause = (ms: number): Promise<void> =>
-    new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      stopping.signal.addEventListener('abort', () => {
-        clearTimeout(timer);
-        resolve();
-      }, { once: true });
-    });
-
-  async function watchStatus(iter: ConsumerMessages): Promise<void> {
-    for await (const status of await iter.status()) {
-      if (!needsReattach(status)) continue;
-      logger.warn({ status: status.type, data: status.data }, 'consumer trouble; getting the consumer again');
-      await iter.close();
-      return;
-    }
-  }
-
-  async function attach(): Promise<ConsumerMessages> {
-    if (jsm !== undefined && ensure !== undefined) await ensureDurableConsumer(jsm, { ...ensure, stream, durable });
-    const consumer = await js.consumers.get(stream, durable);
-    const info = await consumer.info(true);
-    if (info.config.ack_wait !== undefined) ackWaitMs = millis(info.config.ack_wait);
-    // Pull no more than we can run: buffered messages age towards ack_wait without a working()
-    // heartbeat, and would be redelivered (out of order) while still waiting here.
-    return consumer.consume({ max_messages: concurrency });
-  }
-
   async function run(): Promise<void> {
     let retryInMs = REATTACH_MIN_MS;
     let attachedBefore = false;
     while (state === 'running') {
       try {
-        const iter = await attach();
+        const iter = await attachment.attach();
         messages = iter;
         if (state !== 'running') {
           await iter.close();
@@ -156,7 +128,7 @@ export function startConsumer(options: StartConsumerOptions): RunningConsumer {
         logger[attachedBefore ? 'warn' : 'debug'](attachedBefore ? 'consumer re-attached' : 'consumer attached');
         attachedBefore = true;
         retryInMs = REATTACH_MIN_MS;
-        watchStatus(iter).catch((err: unknown) => logger.warn({ err }, 'consumer status watch ended'));
+        attachment.watchStatus(iter).catch((err: unknown) => logger.warn({ err }, 'consumer status watch ended'));
         for await (const msg of iter) {
           await slots.acquire();
           if (state !== 'running') {
@@ -180,7 +152,7 @@ export function startConsumer(options: StartConsumerOptions): RunningConsumer {
         logger.error({ err, retryInMs }, 'could not consume; retrying');
       }
       if (state === 'running') {
-        await pause(retryInMs);
+        await attachment.pause(retryInMs);
         retryInMs = Math.min(retryInMs * 2, REATTACH_MAX_MS);
       }
     }
@@ -216,7 +188,7 @@ export function startConsumer(options: StartConsumerOptions): RunningConsumer {
       parent,
     );
     // Slow handlers would otherwise be redelivered to another replica while still running.
-    const keepAlive = setInterval(() => msg.working(), Math.max(ackWaitMs / 2, 100));
+    const keepAlive = setInterval(() => msg.working(), Math.max(attachment.ackWaitMs() / 2, 100));
     try {
       let outcome: Outcome;
       let nonRetryableThrow = false;
