@@ -1,8 +1,8 @@
 import { dlqRecordSchema } from '@switchyard/schema';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startBatchConsumer, type BatchHandler, type RunningBatchConsumer } from './consume-batch.ts';
+import { startBatchConsumer, type BatchHandler, type RunningBatchConsumer, type StagedBatchHandler } from './consume-batch.ts';
 import { ensureDurableConsumer } from './consumers.ts';
-import { ack, deadLetter, retry } from './outcome.ts';
+import { ack, deadLetter, retry, type Outcome } from './outcome.ts';
 import { publishEvent } from './publish.ts';
 import { decode, encode, randomTenant, readStream, streamMessages, testLogger, testNats, waitFor, type TestNats } from './test-support.ts';
 
@@ -23,7 +23,10 @@ describe('startBatchConsumer', () => {
     const durable = `persistence_${tenant}`;
     await ensureDurableConsumer(n.jsm, { stream: n.streams.ingest.name, durable, filterSubject: n.ingestFilter(tenant), ackWaitMs: 5_000 });
     for (let i = 0; i < count; i++) await publishEvent(n.js, n.ingestSubject(tenant), encode(String(i)), { msgId: `evt-${i}` });
-    const start = (handler: BatchHandler, extra: { batchSize?: number; maxDeliver?: number } = {}) => {
+    const start = (
+      handler: BatchHandler | StagedBatchHandler<string[]>,
+      extra: { batchSize?: number; maxDeliver?: number; retryBackoffMs?: number[] } = {},
+    ) => {
       const consumer = startBatchConsumer({
         js: n.js,
         stream: n.streams.ingest.name,
@@ -32,7 +35,7 @@ describe('startBatchConsumer', () => {
         service: 'persistence',
         logger: testLogger,
         registry: n.registry,
-        retryBackoffMs: [20],
+        retryBackoffMs: extra.retryBackoffMs ?? [20],
         dlqSubject: n.dlqSubject(tenant),
         batchSize: extra.batchSize ?? 10,
         maxWaitMs: 50,
@@ -102,5 +105,72 @@ describe('startBatchConsumer', () => {
     expect(calls).toBeGreaterThanOrEqual(2);
     const reasons = (await readStream(n.jsm, n.streams.dlq.name)).map((m) => dlqRecordSchema.parse(JSON.parse(decode(m.data))).reason);
     expect(reasons).toEqual(['MAX_DELIVERIES', 'MAX_DELIVERIES']);
+  });
+  // Two kinds of handler, one rule: a retried message is not overtaken by the ones after it.
+  const kinds = {
+    plain: (fn: (bodies: string[], deliveries: number[]) => Outcome[]): BatchHandler => async (messages) =>
+      fn(messages.map((m) => decode(m.data)), messages.map((m) => m.deliveryCount)),
+    staged: (fn: (bodies: string[], deliveries: number[]) => Outcome[]): StagedBatchHandler<string[]> => ({
+      prepare: (messages) => messages.map((m) => decode(m.data)),
+      commit: async (bodies, messages) => fn(bodies, messages.map((m) => m.deliveryCount)),
+    }),
+  };
+
+  for (const [kind, make] of Object.entries(kinds)) {
+    it(`(${kind}) waits the backoff when ANY message of a batch is retried, and nothing after it overtakes it`, async () => {
+      const { start, settled } = await setup(8);
+      const backoffMs = 400;
+      const handled: { body: string; delivery: number; at: number }[] = [];
+      let retriedAt = 0;
+      start(
+        make((bodies, deliveries) => {
+          const at = Date.now();
+          return bodies.map((body, i) => {
+            handled.push({ body, delivery: deliveries[i]!, at });
+            if (body === '1' && deliveries[i] === 1) {
+              retriedAt = at;
+              return retry('not yet');
+            }
+            return ack();
+          });
+        }),
+        { batchSize: 2, retryBackoffMs: [backoffMs] },
+      );
+      await settled();
+      // Each message ends acked once, and the first time '2' or later is handled comes after '1' came back.
+      const acked = handled.filter((h) => !(h.body === '1' && h.delivery === 1)).map((h) => h.body);
+      expect(acked).toEqual(['0', '1', '2', '3', '4', '5', '6', '7']);
+      const afterRetry = handled.filter((h) => h.at > retriedAt);
+      expect(afterRetry[0]?.body).toBe('1');
+      expect(afterRetry[0]!.at - retriedAt).toBeGreaterThanOrEqual(backoffMs - 20);
+    });
+  }
+
+  it('(staged) prepares the next batch while the current one commits, and commits in stream order', async () => {
+    const { start, settled } = await setup(30);
+    const log: string[] = [];
+    let prepared = 0;
+    let committed = 0;
+    start(
+      {
+        prepare: (messages) => {
+          log.push(`prepare ${++prepared}`);
+          return messages.map((m) => decode(m.data));
+        },
+        commit: async (bodies) => {
+          const n = ++committed;
+          log.push(`commit ${n} ${bodies[0]}-${bodies.at(-1)}`);
+          await new Promise((r) => setTimeout(r, 100));
+          log.push(`committed ${n}`);
+          return bodies.map(() => ack());
+        },
+      },
+      { batchSize: 10 },
+    );
+    await settled();
+    expect(log.filter((l) => l.startsWith('commit ')).map((l) => l.split(' ')[2])).toEqual(['0-9', '10-19', '20-29']);
+    // Batch 2 was prepared before batch 1 finished committing.
+    expect(log.indexOf('prepare 2')).toBeLessThan(log.indexOf('committed 1'));
+    expect(log.indexOf('commit 2 10-19')).toBeGreaterThan(log.indexOf('committed 1'));
   });
 });

@@ -48,7 +48,6 @@ export interface RunningConsumer {
   stop(): Promise<void>;
 }
 
-export const DEFAULT_RETRY_BACKOFF_MS = [1_000, 5_000, 15_000, 60_000] as const;
 const REATTACH_MIN_MS = 250;
 const REATTACH_MAX_MS = 10_000;
 const tracer = trace.getTracer('@switchyard/nats');
@@ -91,7 +90,6 @@ export function startConsumer(options: StartConsumerOptions): RunningConsumer {
   const { js, jsm, ensure, stream, durable, tenant, service, handler, registry } = options;
   const maxDeliver = options.maxDeliver ?? 5;
   const concurrency = Math.max(1, options.concurrency ?? 1);
-  const backoff = options.retryBackoffMs !== undefined && options.retryBackoffMs.length > 0 ? options.retryBackoffMs : [...DEFAULT_RETRY_BACKOFF_MS];
   const logger = options.logger.child({ stream, durable, tenant });
   const metrics: ConsumerMetrics = consumerMetrics(registry);
   const slots = new Slots(concurrency);
@@ -108,7 +106,7 @@ export function startConsumer(options: StartConsumerOptions): RunningConsumer {
     tenant,
     service,
     maxDeliver,
-    retryBackoffMs: backoff,
+    retryBackoffMs: options.retryBackoffMs,
     ...(options.dlqSubject !== undefined ? { dlqSubject: options.dlqSubject } : {}),
     logger,
     metrics,

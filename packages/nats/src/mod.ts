@@ -2,9 +2,9 @@
  * @switchyard/nats — everything that touches NATS JetStream: connecting, the stream and durable
  * consumer specs, publishing events with trace context, the consume loop that turns a handler's
  * outcome into ack / retry / DLQ hand-off, the re-publish of an exhausted message (requeue), and
- * the tenant registry that starts per-tenant consumers. Services hand this package plain handlers and never see a raw JetStream message.
+ * the tenant registry that starts per-tenant consumers, and single ownership of partitions through KV leases (ownership.ts). Services hand this package plain handlers and never see a raw JetStream message.
  */
-export { connectNats, isNatsConnected, type ConnectNatsOptions } from './connect.ts';
+export { connectNats, isNatsConnected, NATS_CLIENT_TUNING, type ConnectNatsOptions } from './connect.ts';
 export {
   STREAM_DEFAULTS,
   ensureStreams,
@@ -22,9 +22,9 @@ export {
   type DurableConsumerOptions,
 } from './consumers.ts';
 export { ack, retry, deadLetter, type Outcome, type Handler, type InboundMessage } from './outcome.ts';
+export { DEFAULT_RETRY_BACKOFF_MS } from './settle.ts';
 export {
   startConsumer,
-  DEFAULT_RETRY_BACKOFF_MS,
   type StartConsumerOptions,
   type RunningConsumer,
   type ConsumerState,
@@ -33,6 +33,7 @@ export {
   startBatchConsumer,
   startTenantBatchConsumers,
   type BatchHandler,
+  type StagedBatchHandler,
   type StartBatchConsumerOptions,
   type RunningBatchConsumer,
   type TenantBatchConsumerOptions,
@@ -57,6 +58,10 @@ export { republishExhausted, type ExhaustedMessage, type RepublishResult } from 
 export {
   TENANT_BUCKET,
   followTenants,
+  partitionGate,
+  awaitTakeover,
+  type TenantGate,
+  type AwaitTakeoverOptions,
   type TenantWorker,
   type FollowTenantsOptions,
   announceTenant,
@@ -82,6 +87,22 @@ export {
   type NatsIdentity,
   type MintUserOptions,
 } from './credentials.ts';
+export {
+  openLeaseBucket,
+  isLeaseTaken,
+  startLeaseOwnership,
+  startOwnership,
+  partitionOf,
+  type LeaseBucket,
+  type LeaseBucketOptions,
+  type LeaseOwnership,
+  type LeaseOwnershipOptions,
+  type ReleaseReason,
+  type PartitionOwnership,
+  type PartitionChange,
+  type PartitionListener,
+  type StartOwnershipOptions,
+} from './ownership.ts';
 export { startCatchAllConsumer, type CatchAllConsumerOptions, type RunningCatchAll, type Unclaimed } from './catch-all-consumer.ts';
 export { InvalidDlqRecordError, isStreamNotFound, isConsumerNotFound } from './errors.ts';
 export { consumerMetrics, type ConsumerMetrics } from './metrics.ts';

@@ -16,6 +16,9 @@ import type { InboundMessage, Outcome } from './outcome.ts';
  * `maxDeliver: -1` means the consumer has no DLQ to fall back on (the dlq-worker's own): every
  * failure is retried.
  */
+/** nak delay by delivery when a consumer sets none: the n-th delivery waits the n-th entry, the last repeats. */
+export const DEFAULT_RETRY_BACKOFF_MS = [1_000, 5_000, 15_000, 60_000] as const;
+
 export interface SettleOptions {
   js: JetStreamClient;
   stream: string;
@@ -23,8 +26,8 @@ export interface SettleOptions {
   tenant: string;
   service: string;
   maxDeliver: number;
-  /** Delay before redelivery n (1-based); the last entry repeats. */
-  retryBackoffMs: readonly number[];
+  /** Delay before redelivery n (1-based); the last entry repeats. Unset or empty: DEFAULT_RETRY_BACKOFF_MS. */
+  retryBackoffMs?: readonly number[] | undefined;
   /** Tests only: a private DLQ subject. */
   dlqSubject?: string;
   logger: Logger;
@@ -40,8 +43,8 @@ export interface Settler {
 
 export function createSettler(options: SettleOptions): Settler {
   const { js, stream, durable, tenant, service, maxDeliver, logger, metrics } = options;
-  const backoff = options.retryBackoffMs.length > 0 ? options.retryBackoffMs : [1_000];
-  const backoffFor = (deliveryCount: number): number => backoff[Math.min(Math.max(deliveryCount, 1), backoff.length) - 1] ?? 1_000;
+  const backoff = options.retryBackoffMs !== undefined && options.retryBackoffMs.length > 0 ? options.retryBackoffMs : DEFAULT_RETRY_BACKOFF_MS;
+  const backoffFor = (deliveryCount: number): number => backoff[Math.min(Math.max(deliveryCount, 1), backoff.length) - 1] ?? DEFAULT_RETRY_BACKOFF_MS[0];
 
   function nakForRetry(msg: JsMsg, inbound: InboundMessage, delayMs: number | undefined): string {
     msg.nak(delayMs ?? backoffFor(inbound.deliveryCount));

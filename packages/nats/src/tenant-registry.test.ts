@@ -2,7 +2,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isConsumerNotFound } from './errors.ts';
 import { ack, type Handler } from './outcome.ts';
 import { publishEvent } from './publish.ts';
-import { announceTenant, retractTenant, startTenantConsumers, watchTenants, type TenantConsumers } from './tenant-registry.ts';
+import { ensureDurableConsumer } from './consumers.ts';
+import {
+  announceTenant,
+  awaitTakeover,
+  followTenants,
+  retractTenant,
+  startTenantConsumers,
+  watchTenants,
+  type TenantConsumers,
+  type TenantGate,
+} from './tenant-registry.ts';
 import { decode, deferred, encode, randomTenant, testLogger, testNats, waitFor, type TestNats } from './test-support.ts';
 
 describe('tenant registry', () => {
@@ -154,6 +164,88 @@ describe('tenant registry for the DLQ kind', () => {
       expect(info.config.filter_subject).toBe(n.dlqSubject('_system'));
     } finally {
       await consumers.stop();
+      await n.close();
+    }
+  });
+});
+
+describe('tenant gate (single ownership)', () => {
+  it('runs a tenant only while the gate admits it, and a revocation waits for its worker to stop', async () => {
+    const n = await testNats();
+    const [a, b] = [randomTenant(), randomTenant()];
+    await announceTenant(n.js, a, {}, { bucket: n.bucket });
+    await announceTenant(n.js, b, {}, { bucket: n.bucket });
+    const admitted = new Set([a]);
+    let changed: (() => Promise<void>) | undefined;
+    const gate: TenantGate = {
+      admits: (tenant) => admitted.has(tenant),
+      listen(fn) {
+        changed = fn;
+        return () => (changed = undefined);
+      },
+    };
+    const log: string[] = [];
+    const consumers = await followTenants({
+      js: n.js,
+      jsm: n.jsm,
+      stream: n.streams.ingest.name,
+      logger: testLogger,
+      bucket: n.bucket,
+      gate,
+      start(tenant) {
+        log.push(`start ${tenant}`);
+        return {
+          durable: `d_${tenant}`,
+          async stop() {
+            await new Promise((r) => setTimeout(r, 50));
+            log.push(`stopped ${tenant}`);
+          },
+        };
+      },
+    });
+    try {
+      expect(consumers.tenants()).toEqual([a]);
+      admitted.add(b);
+      await changed?.();
+      expect(consumers.tenants()).toEqual([a, b].sort());
+      admitted.delete(a);
+      await changed?.();
+      // Resolved only after the worker stopped: a lease may be released right after.
+      expect(log).toEqual([`start ${a}`, `start ${b}`, `stopped ${a}`]);
+      expect(consumers.tenants()).toEqual([b]);
+    } finally {
+      await consumers.stop();
+      await n.close();
+    }
+    expect(changed).toBeUndefined();
+  });
+
+  it('fences a taken-over durable until its unacked messages are due again', async () => {
+    const n = await testNats();
+    try {
+      const durable = `fence_${randomTenant()}`;
+      await ensureDurableConsumer(n.jsm, { stream: n.streams.ingest.name, durable, filterSubject: n.ingestFilter('x'), ackWaitMs: 1_000 });
+      const signal = new AbortController().signal;
+      let started = Date.now();
+      await awaitTakeover({ jsm: n.jsm, stream: n.streams.ingest.name, durable, signal });
+      expect(Date.now() - started).toBeLessThan(500);
+
+      await publishEvent(n.js, n.ingestSubject('x'), encode('left unacked'), { msgId: 'fence-1' });
+      const consumer = await n.js.consumers.get(n.streams.ingest.name, durable);
+      const held = await consumer.next({ expires: 2_000 });
+      expect(held).not.toBeNull();
+      // The "dead" holder never acks: the fence waits about ack_wait from its delivery.
+      started = Date.now();
+      await awaitTakeover({ jsm: n.jsm, stream: n.streams.ingest.name, durable, signal });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(700);
+      const again = await consumer.next({ expires: 2_000 });
+      expect(again?.info.redelivered).toBe(true);
+      again?.ack();
+      await waitFor(async () => (await n.jsm.consumers.info(n.streams.ingest.name, durable)).num_ack_pending === 0 || undefined, 5_000, 'acked');
+      started = Date.now();
+      await awaitTakeover({ jsm: n.jsm, stream: n.streams.ingest.name, durable, signal });
+      expect(Date.now() - started).toBeLessThan(500);
+    } finally {
       await n.close();
     }
   });

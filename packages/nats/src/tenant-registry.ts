@@ -7,12 +7,14 @@ import {
   tenantFilterSubject,
   type StreamKind,
 } from '@switchyard/schema';
-import type { JetStreamClient, JetStreamManager, KV, KvEntry, QueuedIterator } from 'nats';
+import { millis, type JetStreamClient, type JetStreamManager, type KV, type KvEntry, type QueuedIterator } from 'nats';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { startConsumer } from './consume.ts';
 import { deleteDurableConsumer } from './consumers.ts';
+import { isConsumerNotFound } from './errors.ts';
 import type { Handler } from './outcome.ts';
+import type { PartitionOwnership } from './ownership.ts';
 
 /**
  * Tenants are announced on a KV bucket (key = tenant id, value = JSON metadata) by whoever
@@ -142,6 +144,8 @@ export interface TenantConsumerOptions {
    * the router's history durable). Default `durableName(service, tenant)`.
    */
   durableFor?(tenant: string): string;
+  /** Run a tenant's consumer only while this replica is admitted to it (single ownership; see TenantGate). */
+  gate?: TenantGate;
 }
 
 export interface StartTenantConsumersOptions extends TenantBucketOptions {
@@ -190,6 +194,8 @@ export async function startTenantConsumers(options: StartTenantConsumersOptions)
     logger,
     ...(options.bucket !== undefined ? { bucket: options.bucket } : {}),
     always: options.alwaysTenants ?? (kind === 'dlq' ? [SYSTEM_TENANT] : []),
+    ...(tuning.gate !== undefined ? { gate: tuning.gate } : {}),
+    durableFor: (tenant) => tuning.durableFor?.(tenant) ?? durableName(service, tenant),
     start(tenant) {
       const filterSubjects = tuning.filterSubjectsFor?.(tenant);
       const dlqSubject = options.dlqSubjectFor?.(tenant);
@@ -226,47 +232,183 @@ export interface TenantWorker {
   stop(): Promise<void>;
 }
 
+/**
+ * Which tenants this replica may run a consumer for, when a consumer must have one reader
+ * across replicas (e.g. to keep order with many messages in flight). `followTenants` starts a
+ * tenant's worker when the gate admits it and stops it when it no longer does; the change
+ * listener is awaited, so an owner giving a tenant up stops its worker before the lease goes.
+ */
+export interface TenantGate {
+  admits(tenant: string): boolean;
+  /** Calls `changed` after admissions changed (ask `admits` again); answers an unsubscribe. */
+  listen(changed: () => Promise<void>): () => void;
+  /**
+   * Before a newly admitted tenant's worker starts: wait for what the previous holder left in
+   * flight (see `awaitTakeover`). Default: no wait.
+   */
+  beforeStart?(durable: string, signal: AbortSignal): Promise<void>;
+}
+
+/**
+ * A gate over partition ownership: a tenant is admitted while this replica owns
+ * `partitionOf(tenant)`, and a taken-over durable is fenced (`awaitTakeover`) before it is read.
+ */
+export function partitionGate(ownership: PartitionOwnership, fence?: { jsm: JetStreamManager; stream: string; logger?: Logger }): TenantGate {
+  return {
+    admits: (tenant) => ownership.ownsName(tenant),
+    listen: (changed) => ownership.listen(() => changed()),
+    ...(fence !== undefined ? { beforeStart: (durable: string, signal: AbortSignal) => awaitTakeover({ ...fence, durable, signal }) } : {}),
+  };
+}
+
+export interface AwaitTakeoverOptions {
+  jsm: JetStreamManager;
+  stream: string;
+  durable: string;
+  signal: AbortSignal;
+  logger?: Logger | undefined;
+  /** Poll interval for the durable's state. Default min(250 ms, ack_wait / 10). */
+  pollMs?: number;
+}
+
+/**
+ * The takeover fence. A replica that takes a durable over from a dead holder must not pull before
+ * the messages that holder left unacked are due for redelivery: JetStream serves due
+ * redeliveries before new messages, but a message not yet due would be overtaken by later ones.
+ * Resolves when the durable has nothing pending (a drained holder acked everything; a fresh
+ * durable) or once ack_wait has passed since its last delivery, whichever comes first.
+ */
+export async function awaitTakeover(options: AwaitTakeoverOptions): Promise<void> {
+  const { jsm, stream, durable, signal } = options;
+  let deadline: number | undefined;
+  while (!signal.aborted) {
+    let info;
+    try {
+      info = await jsm.consumers.info(stream, durable);
+    } catch (err) {
+      if (isConsumerNotFound(err)) return;
+      throw err;
+    }
+    if (info.num_ack_pending === 0) return;
+    const ackWaitMs = millis(info.config.ack_wait ?? 0);
+    if (deadline === undefined) {
+      // `last_active` is an RFC 3339 time on the wire (typed as nanos by the client).
+      const lastActive = Date.parse(String(info.delivered.last_active ?? ''));
+      deadline = (Number.isNaN(lastActive) ? Date.now() : Math.min(Date.now(), lastActive)) + ackWaitMs + 100;
+      options.logger?.info({ stream, durable, pending: info.num_ack_pending, waitMs: Math.max(0, deadline - Date.now()) }, 'taking over a durable with unacked messages; waiting for their redelivery');
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) return;
+    await abortableSleep(Math.min(left, options.pollMs ?? Math.max(10, Math.min(250, ackWaitMs / 10))), signal);
+  }
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
 export interface FollowTenantsOptions extends TenantBucketOptions {
   js: JetStreamClient;
   jsm: JetStreamManager;
   stream: string;
   logger: Logger;
-  /** Starts the tenant's consumer (one-at-a-time or batch); called once per announced tenant. */
+  /** Starts the tenant's consumer (one-at-a-time or batch); called once per announced (and admitted) tenant. */
   start(tenant: string): TenantWorker;
   /** Tenants run whatever the registry says (never stopped by a retraction). */
   always?: readonly string[];
   /** Tenants never to run, even if announced. */
   skip?: readonly string[];
+  /** Runs a tenant only while the gate admits it; see TenantGate. Default: every tenant. */
+  gate?: TenantGate;
+  /** The tenant's durable; needed with a gate that fences (beforeStart). */
+  durableFor?(tenant: string): string;
 }
 
 /**
- * The tenant lifecycle every per-tenant consumer shares: start one worker per announced tenant,
- * and on retraction stop it and delete its durable; `stop()` stops all and keeps the durables.
- * Resolves once the tenants that already existed have workers.
+ * The tenant lifecycle every per-tenant consumer shares: start one worker per announced tenant
+ * (that the gate admits), stop it when the gate stops admitting it, and on retraction stop it
+ * and delete its durable; `stop()` stops all and keeps the durables. Resolves once the tenants
+ * that already existed (and are admitted) have workers.
  */
 export async function followTenants(options: FollowTenantsOptions): Promise<TenantConsumers> {
-  const { jsm, stream, logger } = options;
+  const { jsm, stream, logger, gate } = options;
+  const known = new Set<string>();
   const running = new Map<string, TenantWorker>();
   const always = new Set(options.always ?? []);
   const skip = new Set(options.skip ?? []);
+  let following = true;
 
-  const onAdded = (tenant: string): void => {
-    if (running.has(tenant) || skip.has(tenant)) return;
-    const worker = options.start(tenant);
+  const admitted = (tenant: string): boolean => following && known.has(tenant) && !skip.has(tenant) && (gate?.admits(tenant) ?? true);
+
+  const start = (tenant: string): void => {
+    const fence = gate?.beforeStart?.bind(gate);
+    const worker = fence !== undefined && options.durableFor !== undefined ? fenced(tenant, options.durableFor(tenant), fence) : options.start(tenant);
     running.set(tenant, worker);
     logger.info({ tenant, stream, durable: worker.durable }, 'tenant consumer started');
   };
 
-  const onRemoved = async (tenant: string): Promise<void> => {
+  /** A worker that starts once the previous holder's messages are out of the way. */
+  const fenced = (tenant: string, durable: string, beforeStart: NonNullable<TenantGate['beforeStart']>): TenantWorker => {
+    const abort = new AbortController();
+    let inner: TenantWorker | undefined;
+    const ready = beforeStart(durable, abort.signal)
+      .catch((err: unknown) => logger.warn({ err, tenant, durable }, 'takeover fence failed; starting anyway'))
+      .then(() => {
+        if (!abort.signal.aborted) inner = options.start(tenant);
+      });
+    return {
+      durable,
+      async stop() {
+        abort.abort();
+        await ready;
+        await inner?.stop();
+      },
+    };
+  };
+
+  const stopWorker = async (tenant: string, why: string): Promise<void> => {
     const worker = running.get(tenant);
-    if (worker === undefined || always.has(tenant)) return;
+    if (worker === undefined) return;
     running.delete(tenant);
     await worker.stop();
+    logger.info({ tenant, stream, durable: worker.durable, why }, 'tenant consumer stopped');
+  };
+
+  /** Starts what is admitted and not running, stops what runs and is no longer admitted. */
+  const reconcile = async (): Promise<void> => {
+    const stops: Promise<void>[] = [];
+    for (const tenant of known) if (admitted(tenant) && !running.has(tenant)) start(tenant);
+    for (const tenant of [...running.keys()]) if (!admitted(tenant)) stops.push(stopWorker(tenant, 'no longer admitted by the gate'));
+    await Promise.all(stops);
+  };
+
+  const onAdded = (tenant: string): void => {
+    known.add(tenant);
+    if (admitted(tenant) && !running.has(tenant)) start(tenant);
+  };
+
+  const onRemoved = async (tenant: string): Promise<void> => {
+    if (always.has(tenant)) return;
+    known.delete(tenant);
+    const worker = running.get(tenant);
+    // With a gate, the replica running the tenant deletes its durable; the others never read it.
+    if (worker === undefined) return;
+    await stopWorker(tenant, 'retracted');
     await deleteDurableConsumer(jsm, stream, worker.durable);
-    logger.info({ tenant, stream, durable: worker.durable }, 'tenant retracted; consumer stopped and durable deleted');
+    logger.info({ tenant, stream, durable: worker.durable }, 'tenant retracted; durable deleted');
   };
 
   for (const tenant of always) onAdded(tenant);
+  // Subscribed before watching, so no admission change between the two is missed.
+  const unlisten = gate?.listen(reconcile);
   const watch = await watchTenants(options.js, {
     ...(options.bucket !== undefined ? { bucket: options.bucket } : {}),
     onAdded,
@@ -278,6 +420,8 @@ export async function followTenants(options: FollowTenantsOptions): Promise<Tena
   return {
     tenants: () => [...running.keys()].sort(),
     async stop() {
+      following = false;
+      unlisten?.();
       await watch.stop();
       const all = [...running.values()];
       running.clear();

@@ -19,6 +19,13 @@ describe('deriveEventId', () => {
     expect(a).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 
+  it('never changes: ids already stored must be derived again identically', () => {
+    // Computed by the first implementation (one hash.update per part); any rewrite must match.
+    expect(deriveEventId('acme', 'phone-1', 'message', '5511999999999@s.whatsapp.net', '3EB0C767D26A8B2A7E5B', 'false')).toBe(
+      '2c708ded-3751-846f-888c-3b33a29c9a97',
+    );
+  });
+
   it('does not collide when parts shift boundaries', () => {
     expect(deriveEventId('ab', 'c')).not.toBe(deriveEventId('a', 'bc'));
     expect(deriveEventId('acme', 'x')).not.toBe(deriveEventId('acme2', 'x'));

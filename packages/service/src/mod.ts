@@ -1,7 +1,7 @@
 /**
  * @switchyard/service — the start/stop skeleton every Switchyard service shares: config base,
- * connections (Postgres, NATS, streams), the HTTP surface, per-tenant consumers and ordered
- * shutdown, plus the guard every EVENTS handler runs behind (valid envelope, own tenant). A
+ * connections (Postgres, NATS, streams), the HTTP surface, per-tenant consumers (optionally
+ * gated by partition ownership across replicas) and ordered shutdown, plus the guard every EVENTS handler runs behind (valid envelope, own tenant). A
  * service supplies only its own wiring.
  */
 export { serviceEnv, type BaseServiceConfig } from './base-config.ts';

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import type pg from 'pg';
 import { checkPostgres, createPool, migrateControl, pingPostgres, verifyApiKey } from '@switchyard/db';
@@ -6,8 +8,11 @@ import {
   connectNats,
   ensureStreams,
   isNatsConnected,
+  startOwnership,
   startTenantConsumers,
   type Handler,
+  type PartitionOwnership,
+  type StartOwnershipOptions,
   type TenantConsumerOptions,
   type TenantConsumers,
 } from '@switchyard/nats';
@@ -33,7 +38,18 @@ export interface ServiceContext {
   readonly jsm: JetStreamManager;
   readonly pool: pg.Pool;
   readonly http: HttpServer;
-  /** One durable per announced tenant on the stream of `kind`, stopped on shutdown. */
+  /** This process among the service's replicas (host name and a random suffix): its id in leases. */
+  readonly replicaId: string;
+  /**
+   * Single ownership of `partitions` across the service's replicas (see @switchyard/nats
+   * ownership.ts). Released on shutdown in the drain phase — after stop-intake stopped the
+   * consumers it gates — so another replica takes over at once.
+   */
+  ownPartitions(options: Omit<StartOwnershipOptions, 'js' | 'replicaId' | 'logger'>): Promise<PartitionOwnership>;
+  /**
+   * One durable per announced tenant on the stream of `kind`, stopped on shutdown. With
+   * `options.gate`, only for the tenants the gate admits (e.g. `partitionGate(ownership)`).
+   */
   consumeTenants(kind: StreamKind, handlerFor: (tenant: string) => Handler, options?: TenantConsumerOptions): Promise<TenantConsumers>;
   /** Registers a step to run on shutdown (stop-intake → drain → close). */
   onShutdown(phase: ShutdownPhase, name: string, step: () => Promise<void>): void;
@@ -98,8 +114,10 @@ export async function startService<C extends BaseServiceConfig>(def: ServiceDefi
   });
   shutdown.register('stop-intake', 'http', () => http.close());
 
+  const replicaId = `${hostname()}-${randomBytes(3).toString('hex')}`;
   const context: ServiceContext = {
     service,
+    replicaId,
     logger,
     registry,
     nc,
@@ -122,6 +140,11 @@ export async function startService<C extends BaseServiceConfig>(def: ServiceDefi
       // Stopping consumers waits for in-flight handlers, so it covers both intake and drain.
       shutdown.register('stop-intake', `${kind} consumers`, () => consumers.stop());
       return consumers;
+    },
+    async ownPartitions(options) {
+      const ownership = await startOwnership({ ...options, js, replicaId, logger });
+      shutdown.register('drain', `${options.name} ownership`, () => ownership.stop());
+      return ownership;
     },
     onShutdown: (phase, name, step) => shutdown.register(phase, name, step),
   };

@@ -1,0 +1,159 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { openLeaseBucket, partitionOf, startLeaseOwnership, startOwnership, type LeaseBucket, type PartitionOwnership, type ReleaseReason } from './ownership.ts';
+import { randomHex, testLogger, testNats, waitFor, type TestNats } from './test-support.ts';
+
+const TTL = 1_000;
+const FAST = { ttlMs: TTL, claimIntervalMs: 100, rebalanceIntervalMs: 100 };
+
+describe('partitionOf', () => {
+  it('is stable and spreads names over the partitions', () => {
+    // Fixed values: a change of hash would move every tenant to another owner on upgrade.
+    expect(partitionOf('acme', 64)).toBe(partitionOf('acme', 64));
+    expect([partitionOf('acme', 64), partitionOf('globex', 64), partitionOf('initech', 64)]).toEqual([47, 14, 33]);
+    const counts = new Array<number>(16).fill(0);
+    for (let i = 0; i < 1600; i++) counts[partitionOf(`tenant-${i}`, 16)]!++;
+    expect(Math.min(...counts)).toBeGreaterThan(60);
+    expect(Math.max(...counts)).toBeLessThan(140);
+  });
+});
+
+describe('partition ownership', () => {
+  let t: TestNats | undefined;
+  const running: PartitionOwnership[] = [];
+
+  afterEach(async () => {
+    for (const o of running.splice(0)) await o.stop();
+    if (t !== undefined) await t.jsm.streams.delete(`KV_${bucketName}`).catch(() => false);
+    await t?.close();
+    t = undefined;
+  });
+
+  let bucketName = '';
+  async function owner(n: TestNats, replicaId: string, log: string[]): Promise<PartitionOwnership> {
+    const o = await startOwnership({
+      js: n.js,
+      bucket: bucketName,
+      name: 'test',
+      partitions: 8,
+      replicaId,
+      ...FAST,
+      rebalanceStep: 1,
+      logger: testLogger,
+      onAcquire: (p) => void log.push(`${replicaId}+${p}`),
+      onRelease: (p, reason) => void log.push(`${replicaId}-${p}:${reason}`),
+    });
+    running.push(o);
+    return o;
+  }
+
+  it('never lets two replicas own one partition, converges to fair shares, and moves a drained replica’s partitions at once', async () => {
+    t = await testNats();
+    bucketName = `own_${randomHex()}`;
+    const log: string[] = [];
+    const a = await owner(t, 'a', log);
+    await waitFor(() => a.owned().length === 8, 10_000, 'a owns all');
+    const b = await owner(t, 'b', log);
+    let overlaps = 0;
+    const sampler = setInterval(() => {
+      for (let p = 0; p < 8; p++) if (a.owns(p) && b.owns(p)) overlaps++;
+    }, 5);
+    try {
+      await waitFor(() => a.owned().length === 4 && b.owned().length === 4, 15_000, 'fair shares');
+      // Hand-overs are gradual and each is a release by a, then a claim by b.
+      expect(log.filter((l) => l.startsWith('a-')).every((l) => l.endsWith(':rebalanced'))).toBe(true);
+
+      const drained = Date.now();
+      await a.stop();
+      await waitFor(() => b.owned().length === 8, 5_000, 'b takes over');
+      // Released leases are claimed on the next round, long before a TTL.
+      expect(Date.now() - drained).toBeLessThan(TTL);
+    } finally {
+      clearInterval(sampler);
+    }
+    expect(overlaps).toBe(0);
+  });
+
+  it('lets a dead replica’s partitions go only after its lease expired', async () => {
+    t = await testNats();
+    bucketName = `own_${randomHex()}`;
+    const log: string[] = [];
+    const a = await owner(t, 'a', log);
+    await waitFor(() => a.owned().length === 8, 10_000, 'a owns all');
+    const b = await owner(t, 'b', log);
+    const died = Date.now();
+    await a.abandon();
+    expect(log.filter((l) => l.startsWith('a-'))).toHaveLength(8);
+    await waitFor(() => b.owned().length === 8, 10_000, 'b takes over');
+    // Nothing released them: b had to wait for the leases to expire.
+    expect(Date.now() - died).toBeGreaterThanOrEqual(TTL / 2);
+  });
+});
+
+describe('lease ownership safety', () => {
+  let t: TestNats | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  it('stops a holder whose renewals hang before another replica can claim its key', async () => {
+    t = await testNats();
+    const bucket = `own_${randomHex()}`;
+    const leases = await openLeaseBucket(t.js, { bucket, ttlMs: TTL });
+    let hang = false;
+    // The holder's writes (renewals, claims, heartbeats) stop reaching NATS, as in a network partition.
+    const flaky: LeaseBucket = {
+      ...leases,
+      claim: (key, holder) => (hang ? new Promise<undefined>(() => undefined) : leases.claim(key, holder)),
+      renew: (key, holder, revision) => (hang ? new Promise<number>(() => undefined) : leases.renew(key, holder, revision)),
+      heartbeat: (id) => (hang ? new Promise<void>(() => undefined) : leases.heartbeat(id)),
+    };
+    const events: { who: string; what: string; at: number }[] = [];
+    const track = (who: string) => ({
+      onAcquire: (key: string) => void events.push({ who, what: `+${key}`, at: Date.now() }),
+      onRelease: (key: string, reason: ReleaseReason) => void events.push({ who, what: `-${key}:${reason}`, at: Date.now() }),
+    });
+    const a = startLeaseOwnership({ leases: flaky, replicaId: 'a', candidates: () => ['k'], ...FAST, logger: testLogger, ...track('a') });
+    await waitFor(() => a.owns('k'), 5_000, 'a holds k');
+    const b = startLeaseOwnership({ leases, replicaId: 'b', candidates: () => ['k'], ...FAST, logger: testLogger, ...track('b') });
+    try {
+      hang = true;
+      await waitFor(() => b.owns('k'), 10_000, 'b claims k');
+      const lost = events.find((e) => e.who === 'a' && e.what === '-k:lost');
+      const claimed = events.find((e) => e.who === 'b' && e.what === '+k');
+      expect(lost).toBeDefined();
+      expect(claimed).toBeDefined();
+      expect(lost!.at).toBeLessThan(claimed!.at);
+      expect(a.owns('k')).toBe(false);
+    } finally {
+      await a.abandon();
+      await b.stop();
+      await t.jsm.streams.delete(`KV_${bucket}`).catch(() => false);
+    }
+  });
+});
+
+describe('lease bucket listing', () => {
+  it('answers while the entries it lists expire (kv.keys() hung when the last ones did)', async () => {
+    const t = await testNats();
+    const bucket = `own_${randomHex()}`;
+    try {
+      const leases = await openLeaseBucket(t.js, { bucket, ttlMs: 100 });
+      let listings = 0;
+      for (let round = 0; round < 15; round++) {
+        await Promise.all(Array.from({ length: 20 }, (_, i) => leases.heartbeat(`r${round}-${i}`)));
+        // List back to back until all of them expired: some listing starts while they go.
+        for (let seen = 20; seen > 1; listings++) {
+          const listed = await Promise.race([leases.liveReplicas(), new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 2_000))]);
+          if (listed === 'hung') throw new Error(`listing hung in round ${round}`);
+          expect(listed).toBeLessThanOrEqual(20);
+          seen = listed;
+        }
+      }
+      expect(listings).toBeGreaterThan(15);
+    } finally {
+      await t.jsm.streams.delete(`KV_${bucket}`).catch(() => false);
+      await t.close();
+    }
+  });
+});
