@@ -56,6 +56,7 @@ describe('provisionTenant', () => {
     });
     expect(await tablesOf(`tenant_${tenant}`)).toEqual([
       'capture_outbox',
+      'capture_spool_progress',
       'chats',
       'contacts',
       'event_ids',

@@ -17,6 +17,8 @@ import { createSessionControl, SESSION_CHANGED_SUBJECT } from './session-control
 import { serveSessionControl } from './session-control-responder.ts';
 import { createSessionManager, type SessionManager } from './session-manager.ts';
 import { registerSessionRoutes } from './session-routes.ts';
+import type { SpoolSettings } from './spool.ts';
+import { recoverSpools } from './spool-replay.ts';
 import { baileysSocketFactory, type SocketFactory } from './socket-factory.ts';
 
 export interface CaptureOptions {
@@ -82,6 +84,8 @@ export async function startCapture(
           logger: ctx.logger,
           metrics,
           publishTimeoutMs: config.CAPTURE_PUBLISH_TIMEOUT,
+          publishWindow: config.CAPTURE_PUBLISH_WINDOW,
+          spool: spoolSettings(config),
           backoff: { initialMs: config.CAPTURE_RETRY_INITIAL, maxMs: config.CAPTURE_RETRY_MAX },
         });
         adapters.add(adapter);
@@ -127,6 +131,15 @@ async function wireSessions(
     for await (const key of await tenantKv.keys()) if (isValidTenantId(key)) out.push(key);
     return out;
   };
+  // Before any session starts: what a crash left in the local spools goes to the outbox first,
+  // so it takes lower seqs than anything captured from now on.
+  await recoverSpools({
+    dir: config.CAPTURE_SPOOL_DIR,
+    pool: ctx.pool,
+    tenants: await tenants(),
+    logger: ctx.logger,
+    metrics,
+  });
   const sessions = createSessionManager({
     js: ctx.js,
     pool: ctx.pool,
@@ -142,6 +155,8 @@ async function wireSessions(
     reconnect: { initialMs: config.CAPTURE_RECONNECT_INITIAL, maxMs: config.CAPTURE_RECONNECT_MAX },
     publishTimeoutMs: config.CAPTURE_PUBLISH_TIMEOUT,
     publishBackoff: { initialMs: config.CAPTURE_RETRY_INITIAL, maxMs: config.CAPTURE_RETRY_MAX },
+    publishWindow: config.CAPTURE_PUBLISH_WINDOW,
+    spool: spoolSettings(config),
   });
 
   // A change made through any replica reaches the owner at once; the claim loop is the fallback.
@@ -179,6 +194,10 @@ function readChange(data: Uint8Array): { tenant: string; instance: string } | un
   } catch {
     return undefined;
   }
+}
+
+function spoolSettings(config: CaptureConfig): SpoolSettings {
+  return { dir: config.CAPTURE_SPOOL_DIR, fsync: config.CAPTURE_SPOOL_FSYNC };
 }
 
 function defaultReplicaId(): string {

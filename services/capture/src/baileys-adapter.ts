@@ -11,6 +11,7 @@ import { createBatchMapper } from './mappers/batch-mapper.ts';
 import type { MapSink } from './mappers/map-context.ts';
 import type { CaptureMetrics } from './metrics.ts';
 import { createRecentIds } from './recent-ids.ts';
+import type { SpoolSettings } from './spool.ts';
 
 /** The part of Baileys' buffered emitter (`sock.ev`, or `makeEventBuffer(logger)` in tests) we use. */
 export interface BatchedEventSource {
@@ -32,6 +33,10 @@ export interface CaptureAdapterOptions {
   /** Whether the session owner reconnects after a close with this status (see connection-mapper). */
   willReconnect?: (statusCode: number | undefined) => boolean;
   publishTimeoutMs?: number;
+  /** PubAcks in flight (CAPTURE_PUBLISH_WINDOW). */
+  publishWindow?: number;
+  /** The local spool (CAPTURE_SPOOL_DIR, CAPTURE_SPOOL_FSYNC). */
+  spool?: SpoolSettings;
   backoff?: BackoffOptions;
   maxPayloadBytes?: number;
   /**
@@ -80,6 +85,8 @@ export function attachCaptureAdapter(options: CaptureAdapterOptions): CaptureAda
       : {}),
     ...(options.backoff ? { backoff: options.backoff } : {}),
     ...(options.maxPayloadBytes !== undefined ? { maxPayloadBytes: options.maxPayloadBytes } : {}),
+    ...(options.publishWindow !== undefined ? { publishWindow: options.publishWindow } : {}),
+    ...(options.spool ? { spool: options.spool } : {}),
   });
   const mapConnection = createConnectionMapper({
     tenant,

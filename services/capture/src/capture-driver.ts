@@ -1,9 +1,10 @@
 /**
  * Test driver (not part of the service): starts capture in this process and feeds it recorded
  * `messages.upsert` payloads through Baileys' own event buffer, one message per emit with ids
- * `drv-<n>` for n in [DRIVER_FROM, DRIVER_TO]. Every DRIVER_EVERY messages it waits until the
- * instance's seq counter shows them stored in the outbox and prints `durable <n>`, so a test can
- * SIGKILL it mid-stream knowing what must survive. Prints `done` after the last one is on INGEST.
+ * `drv-<n>` for n in [DRIVER_FROM, DRIVER_TO]. After each emit it prints `emitted <n>` (a pipe
+ * write is synchronous: a line printed is a message handed over, which must survive a SIGKILL).
+ * Every DRIVER_EVERY messages it waits until the instance's seq counter shows them stored in
+ * the outbox and prints `durable <n>`. Prints `done` after the last one is on INGEST.
  *
  *   node --import tsx src/capture-driver.ts   (with the service env plus DRIVER_TENANT, …)
  */
@@ -40,6 +41,7 @@ for (let n = from; n <= to; n++) {
     type: template.type,
     messages: [{ ...message, key: { ...message.key, id: `drv-${n}` } }],
   });
+  process.stdout.write(`emitted ${n}\n`);
   if ((n - from + 1) % every === 0 || n === to) {
     const want = seqAtStart + (n - from + 1);
     while ((await lastSeq(db, instance)) < want) await new Promise((r) => setTimeout(r, 2));

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { envDuration, envString, loadConfig } from '@switchyard/runtime';
+import { envDuration, envEnum, envInt, envString, loadConfig } from '@switchyard/runtime';
+import { DEFAULT_SPOOL_DIR } from './spool.ts';
 import { serviceEnv } from '@switchyard/service';
 
 export const captureConfigSchema = z
@@ -7,6 +8,20 @@ export const captureConfigSchema = z
     ...serviceEnv(8081),
     /** How long one INGEST publish waits for its PubAck before it counts as failed and is retried. */
     CAPTURE_PUBLISH_TIMEOUT: envDuration('5s').describe('PubAck wait per INGEST publish attempt'),
+    /** INGEST publishes of one instance awaiting their PubAck at once (sent in seq order on one connection). */
+    CAPTURE_PUBLISH_WINDOW: envInt({ min: 1, max: 65_536, default: 256 }).describe(
+      'PubAcks in flight per instance',
+    ),
+    /**
+     * Where each instance's local spool lives: every captured event is appended here before
+     * anything else, so a SIGKILL loses nothing. Must survive a container restart (an emptyDir
+     * in Kubernetes); replayed into the outbox at start.
+     */
+    CAPTURE_SPOOL_DIR: envString(DEFAULT_SPOOL_DIR).describe('Directory of the local capture spool'),
+    /** `always`: fsync after every spool append, so events survive a power loss too (a disk flush per batch). */
+    CAPTURE_SPOOL_FSYNC: envEnum(['never', 'always'], 'never').describe(
+      'fsync policy of the capture spool',
+    ),
     /** First delay after a failed publish or seq allocation; doubles per attempt. */
     CAPTURE_RETRY_INITIAL: envDuration('100ms').describe(
       'First backoff after a failed INGEST publish',

@@ -1,19 +1,24 @@
 import type { JetStreamClient } from 'nats';
 import type { TenantQueryable } from '@switchyard/db';
-import { publishEvent } from '@switchyard/nats';
 import type { Logger } from '@switchyard/runtime';
-import { encodeEnvelope, ingestSubject, type EventEnvelope } from '@switchyard/schema';
+import { encodeEnvelope, type EventEnvelope } from '@switchyard/schema';
 import { backoffDelay, DEFAULT_BACKOFF, sleep, type BackoffOptions } from './backoff.ts';
 import type { UnsequencedEvent } from './captured-event.ts';
 import type { CaptureMetrics } from './metrics.ts';
 import {
   deleteFromOutbox,
   outboxBacklog,
-  readOutbox,
-  sequencedBytes,
+  pruneSpoolProgress,
+  SPOOL_CONFLICT,
+  spoolConsumed,
   storeInOutbox,
+  type OutboxEntry,
   type UnstoredEntry,
 } from './outbox.ts';
+import { createOutboxRelay } from './outbox-relay.ts';
+import { lastSeq } from './sequence.ts';
+import { DEFAULT_SPOOL_DIR, openSpool, type SpoolSettings, type SpoolWriter } from './spool.ts';
+import { replayInstanceSpools } from './spool-replay.ts';
 
 export interface IngestPublisherOptions {
   js: JetStreamClient;
@@ -29,98 +34,116 @@ export interface IngestPublisherOptions {
   backoff?: BackoffOptions;
   /** Most events stored by one outbox statement, and read per relay round. Default 500. */
   maxBatch?: number;
+  /** PubAcks awaited at once (CAPTURE_PUBLISH_WINDOW). Default 256. */
+  publishWindow?: number;
+  /** The local spool (CAPTURE_SPOOL_DIR, CAPTURE_SPOOL_FSYNC). Default: DEFAULT_SPOOL_DIR, no fsync. */
+  spool?: SpoolSettings;
   /** Largest encoded event NATS accepts (the server's max_payload). Default 1 MiB. */
   maxPayloadBytes?: number;
   /** How long `close` keeps trying to store staged events in the outbox. Default 5s. */
   closeGraceMs?: number;
+  /** How often an idle relay looks for outbox rows another process stored. Default 60s. */
+  recheckMs?: number;
 }
 
 export interface IngestPublisher {
-  /** Stages events in order and returns at once; never throws, never waits on NATS or Postgres. */
+  /** Spools events in order and returns at once; never throws, never waits on NATS or Postgres. */
   enqueue(events: readonly UnsequencedEvent[]): void;
-  /** Resolves when every event enqueued so far is in the durable outbox (numbered, crash-safe). */
+  /** Resolves when every event enqueued so far is in the durable outbox (numbered). */
   stored(): Promise<void>;
   /** Resolves when every event enqueued so far is acknowledged by INGEST (or the publisher closed). */
   idle(): Promise<void>;
-  /** Events enqueued and not yet acknowledged (staged in memory plus waiting in the outbox). */
+  /** Events enqueued and not yet acknowledged (staged plus waiting in the outbox). */
   pending(): number;
   /**
-   * Stops the write and relay loops (an in-flight step finishes first) and resolves with the
-   * number of events that never reached the outbox — the only ones a stop can lose. What waits
-   * in the outbox stays there for whoever runs this instance next.
+   * Stops the write and relay loops (in-flight steps finish first) and resolves with the number
+   * of events that never reached the outbox. Those stay in the local spool (unless writing it
+   * failed), which the next publisher of the instance, or the next start, replays; what waits in
+   * the outbox stays there for whoever runs this instance next.
    */
   close(): Promise<number>;
+}
+
+/** An event spooled and waiting for its outbox write; `spoolEnd` undefined if the spool write failed. */
+interface StagedEntry extends UnstoredEntry {
+  spoolEnd: number | undefined;
 }
 
 /** Room for the `"seq":N,` the relay adds to the stored bytes. */
 const SEQ_ROOM = 32;
 
 /**
- * One instance's durable, ordered path onto INGEST, in two loops:
+ * One instance's durable, ordered path onto INGEST, in three steps:
  *
- * - the writer takes what Baileys' handler staged (memory, in emit order) and stores it in the
- *   Postgres outbox with its seq — one statement per batch that also allocates the seq, so what
- *   is stored is numbered and what is numbered is stored;
- * - the relay reads the outbox in seq order and publishes event by event, waiting for every
- *   PubAck before the next (so INGEST holds them in capture order), deleting entries once
- *   acknowledged.
+ * - `enqueue` (Baileys' handler, synchronous) encodes the events and appends them to the
+ *   instance's local spool with one `writeSync`: from then on a SIGKILL cannot lose them;
+ * - the writer stores what is staged in the Postgres outbox, one statement per batch that
+ *   allocates the seqs, moves the spool's consumed offset and deletes what INGEST acknowledged;
+ * - the relay (outbox-relay.ts) gets the stored entries in memory and publishes them pipelined,
+ *   in seq order, while the writer stores the next batch.
  *
  * Failures (NATS down or slow, Postgres down) are retried with backoff forever; a retried publish
- * reuses the event id as `Nats-Msg-Id`, so one that did land is a no-op. While NATS is away the
- * outbox grows durably; when it returns the relay catches up in order. Baileys only ever calls
- * `enqueue`, so it is never blocked. The one window memory covers is a staged batch before its
- * outbox write commits (one round trip; longer only while Postgres is down).
+ * reuses the event id as `Nats-Msg-Id`. While NATS is away the outbox grows durably; while
+ * Postgres is away the spool does. Baileys only ever calls `enqueue`, so it is never blocked.
  *
- * Only the replica holding the instance's lease runs this, so the outbox has one writer; a relay
- * that starts (after a restart or failover) first sends what a previous owner left behind.
+ * Only the replica holding the instance's lease runs this, so the outbox has one writer; a
+ * publisher that starts first replays the instance's dead spools on this disk, then relays what
+ * the outbox holds, then what it captures.
  */
 export function createIngestPublisher(options: IngestPublisherOptions): IngestPublisher {
   const { js, db, tenant, instance, logger, metrics } = options;
   const backoff = options.backoff ?? DEFAULT_BACKOFF;
   const maxBatch = options.maxBatch ?? 500;
   const maxPayloadBytes = (options.maxPayloadBytes ?? 1024 * 1024) - SEQ_ROOM;
-  const publishTimeoutMs = options.publishTimeoutMs ?? 5_000;
+  const spoolSettings = options.spool ?? { dir: DEFAULT_SPOOL_DIR, fsync: 'never' };
   const labels = { tenant, instance };
-  const log = logger.child({ tenant, instance });
+  const log = logger.child(labels);
+  const pendingGauge = metrics.pending.labels(labels);
 
-  const staged: UnstoredEntry[] = [];
+  const staged: StagedEntry[] = [];
   // Closing stops the relay at once but gives the writer a grace period: what Baileys handed
   // over should reach the outbox even when the session stops right after.
-  const stopping = new AbortController();
+  const relayStopping = new AbortController();
   const writerStopping = new AbortController();
   const closeGraceMs = options.closeGraceMs ?? 5_000;
   const storedWaiters: Array<() => void> = [];
-  const idleWaiters: Array<() => void> = [];
   let writer: Promise<void> | undefined;
-  let relay: Promise<void> | undefined;
-  // The outbox as this publisher knows it: entries stored and not yet deleted, with when each
-  // batch was stored, for the size and oldest-age metrics.
-  let outboxSize = 0;
-  const batches: Array<{ lastSeq: number; count: number; at: number }> = [];
-  let relayWanted = true;
-  let backlogReady: () => void = () => undefined;
-  const backlogCounted = new Promise<void>((resolve) => (backlogReady = resolve));
-  let wakeRelay: (() => void) | undefined;
+  let closed = false;
 
+  const spool: SpoolWriter = openSpool(spoolSettings, tenant, instance);
+  let consumed = 0;
+  let spoolBroken = false;
+
+  const relay = createOutboxRelay({
+    js,
+    db,
+    tenant,
+    instance,
+    logger: log,
+    metrics,
+    publishTimeoutMs: options.publishTimeoutMs ?? 5_000,
+    backoff,
+    window: options.publishWindow ?? 256,
+    readBatch: maxBatch,
+    memoryCap: Math.max(maxBatch * 40, 20_000),
+    signal: relayStopping.signal,
+    writerBusy: () => writer !== undefined,
+    ...(options.recheckMs !== undefined ? { recheckMs: options.recheckMs } : {}),
+  });
   const untrack = metrics.trackOutbox({
     tenant,
     instance,
-    size: () => outboxSize,
-    oldestAt: () => batches[0]?.at,
+    size: () => relay.waiting(),
+    oldestAt: () => relay.oldestAt(),
   });
 
   /** Retries `work` until it succeeds; undefined once `signal` aborts. */
-  async function untilDone<T>(
-    signal: AbortSignal,
-    what: string,
-    work: () => Promise<T>,
-    onFailure: () => void,
-  ): Promise<T | undefined> {
+  async function untilDone<T>(signal: AbortSignal, what: string, work: () => Promise<T>): Promise<T | undefined> {
     for (let attempt = 1; !signal.aborted; attempt++) {
       try {
         return await work();
       } catch (err) {
-        onFailure();
+        metrics.seqFailures.inc(labels);
         const delayMs = backoffDelay(attempt, backoff);
         log.warn({ err, attempt, delayMs }, `${what} failed; retrying`);
         await sleep(delayMs, signal);
@@ -129,13 +152,36 @@ export function createIngestPublisher(options: IngestPublisherOptions): IngestPu
     return undefined;
   }
 
+  /** Before anything new: the instance's dead spools, then what the outbox holds. */
+  async function start(): Promise<boolean> {
+    const replayed = await untilDone(writerStopping.signal, 'spool replay', () =>
+      replayInstanceSpools(db, spoolSettings.dir, tenant, instance, { maxBatch, logger: log, metrics }),
+    );
+    if (replayed === undefined) return false;
+    const from = await untilDone(writerStopping.signal, 'outbox backlog read', async () => ({
+      lastSeq: await lastSeq(db, instance),
+      backlog: await outboxBacklog(db, instance),
+    }));
+    if (from === undefined) return false;
+    pruneSpoolProgress(db, instance).catch((err: unknown) => log.warn({ err }, 'spool progress prune failed'));
+    relay.start({
+      lastSeq: from.lastSeq,
+      backlog: { ...from.backlog, oldestAt: from.backlog.oldestAt?.getTime() },
+    });
+    return true;
+  }
+  const started = start();
+
   /**
    * A message with a big inline thumbnail can exceed NATS' max_payload, and retrying it forever
    * would wedge the instance. Its readable fields (media descriptor included) are what the
    * pipeline needs, so it goes out without `raw` rather than not at all.
    */
-  function toEntry(event: UnsequencedEvent): UnstoredEntry {
-    let payload = encodeEnvelope(event);
+  function encode(event: UnsequencedEvent): StagedEntry {
+    // encodeEnvelope's bytes (JSON, UTF-8) by Buffer.from, which is several times cheaper than
+    // TextEncoder for these strings on Node; the envelope was built by our mappers and is not
+    // parsed again here.
+    let payload: Uint8Array = Buffer.from(JSON.stringify(event));
     if (payload.byteLength > maxPayloadBytes && 'raw' in event.data) {
       const { raw: _raw, ...data } = event.data;
       metrics.rawDropped.inc(labels);
@@ -145,27 +191,84 @@ export function createIngestPublisher(options: IngestPublisherOptions): IngestPu
       );
       payload = encodeEnvelope({ ...event, data } as EventEnvelope);
     }
-    return { eventId: event.id, type: event.type, payload };
+    return { eventId: event.id, type: event.type, payload, spoolEnd: undefined };
+  }
+
+  function spoolEntries(entries: readonly UnstoredEntry[]): Array<number | undefined> {
+    if (!spoolBroken) {
+      try {
+        return spool.append(entries);
+      } catch (err) {
+        // A full or failing disk: the events still go on through memory and the outbox (the
+        // window a crash could lose until it is stored), and the spool is not used again.
+        spoolBroken = true;
+        metrics.seqFailures.inc(labels);
+        log.error({ err }, 'spool write failed; events are held in memory until stored');
+      }
+    }
+    return entries.map(() => undefined);
+  }
+
+  /** The next batch: a staged prefix that is either all spooled or all not. */
+  function nextBatch(): StagedEntry[] {
+    const spooled = staged[0]?.spoolEnd !== undefined;
+    let n = 0;
+    while (n < staged.length && n < maxBatch && (staged[n]!.spoolEnd !== undefined) === spooled) n++;
+    return staged.slice(0, n);
   }
 
   async function writeStaged(): Promise<void> {
-    // The relay counts what the outbox already holds first; a batch stored before that count
-    // would be counted twice.
-    await backlogCounted;
+    if (!(await started)) return;
     while (staged.length > 0 && !writerStopping.signal.aborted) {
-      const batch = staged.slice(0, maxBatch);
-      const range = await untilDone(
-        writerStopping.signal,
-        'outbox write',
-        () => storeInOutbox(db, instance, batch),
-        () => metrics.seqFailures.inc(labels),
+      const batch = nextBatch();
+      const to = batch[batch.length - 1]?.spoolEnd;
+      const deleteUpto = relay.deletable();
+      const from = consumed;
+      const result = await untilDone(writerStopping.signal, 'outbox write', () =>
+        storeInOutbox(db, instance, batch, {
+          ...(to !== undefined ? { spool: { spool: spool.name, from, to } } : {}),
+          ...(deleteUpto !== undefined ? { deleteUpto } : {}),
+        }),
       );
-      if (range === undefined) return;
+      if (result === undefined) return;
+      if (result === SPOOL_CONFLICT) {
+        if (!(await resync())) return;
+        continue;
+      }
       staged.splice(0, batch.length);
-      outboxSize += batch.length;
-      batches.push({ lastSeq: range.last, count: batch.length, at: Date.now() });
-      poke();
+      if (to !== undefined) consumed = to;
+      if (deleteUpto !== undefined) relay.deleted(deleteUpto);
+      const entries: OutboxEntry[] = batch.map((e, i) => ({
+        seq: result.first + i,
+        eventId: e.eventId,
+        type: e.type,
+        payload: e.payload,
+      }));
+      relay.stored(entries, result);
+      if (staged.length === 0 && spool.rotateIfConsumed(consumed)) consumed = 0;
     }
+  }
+
+  /**
+   * The spool's offset was not where this writer left it: an earlier attempt committed although
+   * its answer was lost (or something else stored from this file). What the offset covers is in
+   * the outbox with seqs this writer never saw; drop it from staging and let the relay read it back.
+   */
+  async function resync(): Promise<boolean> {
+    const facts = await untilDone(writerStopping.signal, 'spool offset read', async () => ({
+      now: await spoolConsumed(db, instance, spool.name),
+      last: await lastSeq(db, instance),
+    }));
+    if (facts === undefined) return false;
+    let dropped = 0;
+    while (staged[0]?.spoolEnd !== undefined && staged[0].spoolEnd <= facts.now) {
+      staged.shift();
+      dropped++;
+    }
+    log.warn({ spool: spool.name, from: consumed, now: facts.now, dropped }, 'spool already stored up to here; reading those events back');
+    consumed = facts.now;
+    relay.storedUnseen(facts.last, dropped);
+    return true;
   }
 
   function startWriter(): void {
@@ -175,145 +278,47 @@ export function createIngestPublisher(options: IngestPublisherOptions): IngestPu
       .finally(() => {
         writer = undefined;
         if (staged.length > 0 && !writerStopping.signal.aborted) startWriter();
-        else if (staged.length === 0) wake('stored');
+        else if (staged.length === 0) for (const resolve of storedWaiters.splice(0)) resolve();
       });
   }
-
-  function poke(): void {
-    relayWanted = true;
-    wakeRelay?.();
-  }
-
-  async function publishOne(entry: Parameters<typeof sequencedBytes>[0]): Promise<void> {
-    const subject = ingestSubject(tenant, instance, entry.type);
-    const result = await publishEvent(js, subject, sequencedBytes(entry), {
-      msgId: entry.eventId,
-      timeoutMs: publishTimeoutMs,
-    });
-    metrics.captured.inc({ ...labels, type: entry.type });
-    log.debug(
-      { event_id: entry.eventId, subject, seq: entry.seq, duplicate: result.duplicate },
-      'event on INGEST',
-    );
-  }
-
-  function acknowledged(uptoSeq: number, count: number): void {
-    outboxSize = Math.max(0, outboxSize - count);
-    metrics.pending.dec(labels, count);
-    while (batches[0] !== undefined && batches[0].lastSeq <= uptoSeq) batches.shift();
-  }
-
-  /** Sends the outbox in seq order; deletes what INGEST acknowledged, once per read round. */
-  async function relayOutbox(): Promise<void> {
-    // A previous owner (or a crash) may have left entries: count them so metrics and idle() see them.
-    const backlog = await untilDone(
-      stopping.signal,
-      'outbox backlog read',
-      () => outboxBacklog(db, instance),
-      () => metrics.seqFailures.inc(labels),
-    );
-    backlogReady();
-    if (backlog === undefined) return;
-    if (backlog.size > 0) {
-      log.info({ count: backlog.size }, 'relaying events left in the outbox');
-      outboxSize += backlog.size;
-      metrics.pending.inc(labels, backlog.size);
-      batches.unshift({
-        lastSeq: backlog.lastSeq,
-        count: backlog.size,
-        at: backlog.oldestAt?.getTime() ?? Date.now(),
-      });
-    }
-    let cursor = 0;
-    while (!stopping.signal.aborted) {
-      relayWanted = false;
-      const entries = await untilDone(
-        stopping.signal,
-        'outbox read',
-        () => readOutbox(db, instance, cursor, maxBatch),
-        () => metrics.seqFailures.inc(labels),
-      );
-      if (entries === undefined) return;
-      if (entries.length === 0) {
-        if (outboxSize === 0 && staged.length === 0) wake('idle');
-        if (!relayWanted) await new Promise<void>((resolve) => (wakeRelay = resolve));
-        wakeRelay = undefined;
-        continue;
-      }
-      let sent = 0;
-      for (const entry of entries) {
-        const ok = await untilDone(
-          stopping.signal,
-          'INGEST publish',
-          () => publishOne(entry).then(() => true),
-          () => metrics.publishFailures.inc(labels),
-        );
-        if (ok === undefined) break;
-        cursor = entry.seq;
-        sent++;
-      }
-      if (sent === 0) return;
-      // Deleting late is harmless: a re-sent entry is a Nats-Msg-Id duplicate.
-      const upto = cursor;
-      const deleted = await untilDone(
-        stopping.signal,
-        'outbox delete',
-        () => deleteFromOutbox(db, instance, upto).then(() => true),
-        () => metrics.seqFailures.inc(labels),
-      );
-      acknowledged(upto, sent);
-      if (deleted === undefined) return;
-    }
-  }
-
-  function wake(what: 'stored' | 'idle'): void {
-    if (what === 'stored') {
-      for (const resolve of storedWaiters.splice(0)) resolve();
-    } else {
-      for (const resolve of idleWaiters.splice(0)) resolve();
-    }
-  }
-
-  relay = relayOutbox()
-    .catch((err: unknown) => log.error({ err }, 'outbox relay failed'))
-    .finally(() => {
-      relay = undefined;
-    });
 
   function stored(): Promise<void> {
     if (staged.length === 0 && writer === undefined) return Promise.resolve();
     return new Promise((resolve) => storedWaiters.push(resolve));
   }
 
-  function isIdle(): boolean {
-    return staged.length === 0 && writer === undefined && outboxSize === 0 && relayWanted === false;
+  async function idle(): Promise<void> {
+    while (!closed) {
+      await stored();
+      await relay.drained();
+      if (staged.length === 0 && writer === undefined) return;
+    }
   }
 
   return {
     enqueue(events) {
       if (events.length === 0) return;
-      if (stopping.signal.aborted) {
-        log.error(
-          { count: events.length },
-          'events captured after the ingest publisher closed; not published',
-        );
+      if (closed) {
+        log.error({ count: events.length }, 'events captured after the ingest publisher closed; not published');
         return;
       }
-      for (const event of events) staged.push(toEntry(event));
-      metrics.pending.inc(labels, events.length);
+      const entries = events.map(encode);
+      const ends = spoolEntries(entries);
+      for (const [i, entry] of entries.entries()) {
+        entry.spoolEnd = ends[i];
+        staged.push(entry);
+      }
+      pendingGauge.inc(events.length);
       startWriter();
     },
     stored,
-    idle() {
-      if (stopping.signal.aborted || (isIdle() && wakeRelay !== undefined))
-        return Promise.resolve();
-      return new Promise((resolve) => idleWaiters.push(resolve));
-    },
-    pending: () => staged.length + outboxSize,
+    idle,
+    pending: () => staged.length + relay.waiting(),
     async close() {
-      stopping.abort();
-      wakeRelay?.();
-      await relay;
+      if (closed) return 0;
+      closed = true;
+      relayStopping.abort();
+      await relay.stopped();
       if (writer !== undefined) {
         const grace = setTimeout(() => writerStopping.abort(), closeGraceMs);
         await stored();
@@ -321,17 +326,23 @@ export function createIngestPublisher(options: IngestPublisherOptions): IngestPu
       }
       writerStopping.abort();
       await writer;
+      // What INGEST acknowledged need not wait for the next owner; leaving it is harmless too.
+      const deletable = relay.deletable();
+      if (deletable !== undefined) await deleteFromOutbox(db, instance, deletable).catch(() => undefined);
       const lost = staged.length;
+      const unspooled = staged.filter((e) => e.spoolEnd === undefined).length;
       if (lost > 0) {
-        log.error({ count: lost }, 'ingest publisher closed before these events reached the outbox');
+        log.error(
+          { count: lost, unspooled },
+          'ingest publisher closed before these events reached the outbox; the spool keeps them for a replay',
+        );
       }
-      if (outboxSize > 0) {
-        log.info({ count: outboxSize }, 'events left in the outbox for the next owner to relay');
-      }
-      metrics.pending.dec(labels, lost + outboxSize);
+      spool.close(consumed);
+      const waiting = relay.waiting();
+      if (waiting > 0) log.info({ count: waiting }, 'events left in the outbox for the next owner to relay');
+      pendingGauge.dec(lost + waiting);
       untrack();
-      wake('stored');
-      wake('idle');
+      for (const resolve of storedWaiters.splice(0)) resolve();
       return lost;
     },
   };

@@ -6,6 +6,10 @@ export interface CaptureMetrics {
   /** Events acknowledged by INGEST (a duplicate ack counts too: the event is there). */
   captured: Counter<'tenant' | 'instance' | 'type'>;
   publishFailures: Counter<'tenant' | 'instance'>;
+  /** Events JetStream stored ahead of an earlier one whose publish failed (an order inversion on INGEST). */
+  publishReordered: Counter<'tenant' | 'instance'>;
+  /** Spooled events stored into the outbox by a replay (after a crash or an unclean stop). */
+  spoolReplayed: Counter<'tenant' | 'instance'>;
   seqFailures: Counter<'tenant' | 'instance'>;
   /** Captured but not yet acknowledged by INGEST (staged in memory or waiting in the outbox). */
   pending: Gauge<'tenant' | 'instance'>;
@@ -72,6 +76,18 @@ export function captureMetrics(registry: Registry): CaptureMetrics {
     publishFailures: new Counter({
       name: 'capture_publish_failures_total',
       help: 'Failed INGEST publish attempts (each is retried with backoff)',
+      labelNames: ['tenant', 'instance'],
+      registers: [registry],
+    }),
+    publishReordered: new Counter({
+      name: 'capture_publish_reordered_total',
+      help: 'Events INGEST stored before an earlier event of the same instance whose publish failed',
+      labelNames: ['tenant', 'instance'],
+      registers: [registry],
+    }),
+    spoolReplayed: new Counter({
+      name: 'capture_spool_replayed_total',
+      help: 'Events replayed from the local spool into the outbox after a crash or an unclean stop',
       labelNames: ['tenant', 'instance'],
       registers: [registry],
     }),

@@ -15,6 +15,12 @@ export const ALLOCATE_SEQ_SQL = `INSERT INTO :SCHEMA.instance_sequences AS s (in
      ON CONFLICT (instance) DO UPDATE SET last_seq = s.last_seq + EXCLUDED.last_seq
      RETURNING last_seq`;
 
+/** ALLOCATE_SEQ_SQL that allocates only if the `progress` CTE before it returned a row. */
+export const ALLOCATE_SEQ_GATED_SQL = `INSERT INTO :SCHEMA.instance_sequences AS s (instance, last_seq)
+     SELECT $1, $2 FROM progress
+     ON CONFLICT (instance) DO UPDATE SET last_seq = s.last_seq + EXCLUDED.last_seq
+     RETURNING last_seq`;
+
 /**
  * Reserves `count` consecutive `seq` values for `instance` in one statement. The upsert's row lock
  * serialises concurrent allocators (another replica, a restarted process), so ranges never overlap

@@ -1,12 +1,14 @@
 import type { JetStreamClient } from 'nats';
 import { forTenant, pgErrorCode, type Pool } from '@switchyard/db';
+import { startLeaseOwnership, type LeaseOwnership, type ReleaseReason } from '@switchyard/nats';
 import type { Logger } from '@switchyard/runtime';
 import type { BackoffOptions } from './backoff.ts';
-import { isWrongLastSequence, type LeaseBucket } from './lease-bucket.ts';
+import { instanceLeaseKey, parseInstanceLeaseKey, type LeaseBucket } from './lease-bucket.ts';
 import type { CaptureMetrics } from './metrics.ts';
 import { createSessionRunner, type SessionRunner } from './session-runner.ts';
 import { listCaptureInstances } from './session-store.ts';
 import type { SocketFactory } from './socket-factory.ts';
+import type { SpoolSettings } from './spool.ts';
 
 export interface SessionManagerOptions {
   js: JetStreamClient;
@@ -19,7 +21,7 @@ export interface SessionManagerOptions {
   /** The tenants to run sessions for (the tenant registry's current keys). */
   tenants: () => Promise<string[]>;
   socketFactory: SocketFactory;
-  /** The leases' TTL (the bucket's max_age). Renewed every quarter of it. */
+  /** The leases' TTL (the bucket's max_age, which is what the ownership uses). Renewed every quarter of it. */
   leaseTtlMs: number;
   /** How often unowned instances are looked for. */
   claimIntervalMs: number;
@@ -28,6 +30,10 @@ export interface SessionManagerOptions {
   reconnect: BackoffOptions;
   publishTimeoutMs: number;
   publishBackoff: BackoffOptions;
+  /** PubAcks in flight per instance (CAPTURE_PUBLISH_WINDOW). */
+  publishWindow?: number;
+  /** The local spool every session appends to before anything else (CAPTURE_SPOOL_DIR). */
+  spool?: SpoolSettings;
 }
 
 export interface SessionManager {
@@ -46,100 +52,30 @@ export interface SessionManager {
   abandon(): Promise<void>;
 }
 
-interface Ownership {
-  tenant: string;
-  instance: string;
-  revision: number;
-  /** When the request of the last successful claim or renewal was sent (the lease runs from about then). */
-  renewedAt: number;
-  runner: SessionRunner;
-}
-
 /**
  * One socket per instance across replicas. Every instance of every announced tenant is held by
  * at most one replica through a lease in NATS KV; only the holder runs its session (socket,
- * adapter, outbox relay).
+ * adapter, outbox relay). Claiming, renewing, giving up and rebalancing the leases is the shared
+ * `startLeaseOwnership` of @switchyard/nats (its comment states the safety and liveness rules);
+ * this module decides which instances exist and what holding one means.
  *
- * Safety: the lease runs about `leaseTtlMs` from the last successful renewal's request. Renewals
- * go out every quarter TTL; a watchdog closes the socket of any instance whose last renewal is
- * older than half the TTL — a renewal that failed, was refused or hangs. So a replica has dropped
- * its socket at least half a TTL before another could claim the instance.
- *
- * Liveness: a dead replica's leases expire after the TTL and others claim them on their next
- * claim round: taken over within TTL + claim interval (+ the server's expiry sweep). A drained
- * replica deletes its leases after stopping, so others claim at their next round.
- *
- * Balance: a replica claims while below the fair share ceil(instances / live replicas) (and any
- * instance left unclaimed for two rounds, so an orphan never waits on a stale replica count);
- * above it, it hands over one instance per rebalance interval — never all at once.
+ * Safety: a renewal that failed, was refused or hangs for half the TTL makes the ownership give
+ * the instance up, and its socket is closed at once — at least half a TTL before another replica
+ * could claim it. Liveness: a dead replica's instances are claimed after the TTL plus a claim
+ * interval; a drained one's at the next claim round. Balance: fair share ceil(instances / live
+ * replicas); above it, one instance is handed over per rebalance interval — never all at once.
  */
 export function createSessionManager(options: SessionManagerOptions): SessionManager {
-  const { leases, replicaId, metrics, logger, leaseTtlMs } = options;
+  const { leases, replicaId, metrics, logger } = options;
   const log = logger.child({ replica: replicaId });
-  const owned = new Map<string, Ownership>();
-  const claiming = new Set<string>();
-  let unownedLastRound = new Set<string>();
-  let lastHandover = 0;
-  let running = false;
-  const timers: NodeJS.Timeout[] = [];
-  let claimLoop: Promise<void> = Promise.resolve();
-  let renewLoop: Promise<void> = Promise.resolve();
+  const runners = new Map<string, SessionRunner>();
+  let ownership: LeaseOwnership | undefined;
 
+  /** `tenant/instance`, the form the API and tests use; lease keys are `tenant.instance`. */
   const keyOf = (tenant: string, instance: string): string => `${tenant}/${instance}`;
 
   function updateGauge(): void {
-    metrics.sessions.leasesHeld.set(owned.size);
-  }
-
-  /** Lost (or about to be): the socket goes NOW, before anything is awaited. */
-  function lose(key: string, why: string): void {
-    const ownership = owned.get(key);
-    if (ownership === undefined) return;
-    owned.delete(key);
-    updateGauge();
-    metrics.sessions.leaseChanges.inc({ change: 'lost' });
-    log.warn({ tenant: ownership.tenant, instance: ownership.instance, why }, 'lease lost; session stopped');
-    ownership.runner.stop().catch((err: unknown) => log.error({ err }, 'stopping a lost session failed'));
-  }
-
-  async function handOver(key: string, change: 'released' | 'rebalanced'): Promise<void> {
-    const ownership = owned.get(key);
-    if (ownership === undefined) return;
-    owned.delete(key);
-    updateGauge();
-    // Socket first, lease second: nobody may open a socket while ours could still be up.
-    await ownership.runner.stop();
-    await leases.release(ownership.tenant, ownership.instance, ownership.revision);
-    metrics.sessions.leaseChanges.inc({ change });
-    log.info({ tenant: ownership.tenant, instance: ownership.instance, change }, 'lease handed over');
-  }
-
-  function watchdog(): void {
-    const limit = Date.now() - leaseTtlMs / 2;
-    for (const [key, ownership] of owned) {
-      if (ownership.renewedAt < limit) lose(key, 'no successful renewal within half the lease TTL');
-    }
-  }
-
-  async function renewAll(): Promise<void> {
-    await leases.heartbeat(replicaId).catch((err: unknown) => log.warn({ err }, 'replica heartbeat failed'));
-    await Promise.all(
-      [...owned].map(async ([key, ownership]) => {
-        const sentAt = Date.now();
-        try {
-          const revision = await leases.renew(ownership.tenant, ownership.instance, replicaId, ownership.revision);
-          // Still ours, and still the same ownership (not lost and re-claimed meanwhile)?
-          if (owned.get(key) === ownership) {
-            ownership.revision = revision;
-            ownership.renewedAt = sentAt;
-          }
-        } catch (err) {
-          log.warn({ err, tenant: ownership.tenant, instance: ownership.instance }, 'lease renewal failed');
-          // Refused means someone else holds it now; a network failure is left to the watchdog.
-          if (isWrongLastSequence(err)) lose(key, 'renewal refused');
-        }
-      }),
-    );
+    metrics.sessions.leasesHeld.set(runners.size);
   }
 
   async function candidates(): Promise<string[]> {
@@ -147,7 +83,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     for (const tenant of await options.tenants()) {
       try {
         for (const instance of await listCaptureInstances(forTenant(options.pool, tenant)))
-          out.push(keyOf(tenant, instance));
+          out.push(instanceLeaseKey(tenant, instance));
       } catch (err) {
         // A tenant provisioned before the sessions migration has no tables yet (switchyard migrate).
         if (pgErrorCode(err) === '42P01' || pgErrorCode(err) === '3F000') continue;
@@ -157,14 +93,11 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
     return out;
   }
 
-  async function claim(tenant: string, instance: string): Promise<void> {
+  async function acquire(leaseKey: string): Promise<void> {
+    const parsed = parseInstanceLeaseKey(leaseKey);
+    if (parsed === undefined) return;
+    const { tenant, instance } = parsed;
     const key = keyOf(tenant, instance);
-    const sentAt = Date.now();
-    const revision = await leases.claim(tenant, instance, replicaId);
-    if (revision === undefined || !running) {
-      if (revision !== undefined) await leases.release(tenant, instance, revision);
-      return;
-    }
     const runner = createSessionRunner({
       tenant,
       instance,
@@ -177,100 +110,60 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
       reconnect: options.reconnect,
       publishTimeoutMs: options.publishTimeoutMs,
       publishBackoff: options.publishBackoff,
+      ...(options.publishWindow !== undefined ? { publishWindow: options.publishWindow } : {}),
+      ...(options.spool ? { spool: options.spool } : {}),
       onDeleted: () => {
-        handOver(key, 'released').catch((err: unknown) => log.error({ err }, 'releasing a deleted session failed'));
+        ownership?.release(leaseKey).catch((err: unknown) => log.error({ err }, 'releasing a deleted session failed'));
       },
     });
-    owned.set(key, { tenant, instance, revision, renewedAt: sentAt, runner });
+    runners.set(key, runner);
     updateGauge();
     metrics.sessions.leaseChanges.inc({ change: 'claimed' });
     log.info({ tenant, instance }, 'lease claimed');
     await runner.reconcile();
   }
 
-  async function claimRound(): Promise<void> {
-    const all = await candidates();
-    const held = await leases.held();
-    const replicas = await leases.liveReplicas();
-    const fairShare = Math.ceil(all.length / replicas);
-    const unowned = new Set(all.filter((key) => !held.has(key) && !owned.has(key)));
-    for (const key of unowned) {
-      if (!running) return;
-      if (claiming.has(key)) continue;
-      if (owned.size >= fairShare && !unownedLastRound.has(key)) continue;
-      const [tenant, instance] = key.split('/') as [string, string];
-      claiming.add(key);
-      try {
-        await claim(tenant, instance);
-      } catch (err) {
-        log.warn({ err, tenant, instance }, 'claiming an instance failed');
-      } finally {
-        claiming.delete(key);
-      }
-    }
-    unownedLastRound = unowned;
-    // Instances whose session and outbox are gone are let go.
-    const wanted = new Set(all);
-    for (const key of [...owned.keys()]) if (!wanted.has(key)) await handOver(key, 'released');
-    if (owned.size > fairShare && Date.now() - lastHandover >= options.rebalanceIntervalMs) {
-      lastHandover = Date.now();
-      const last = [...owned.keys()].at(-1);
-      if (last !== undefined) await handOver(last, 'rebalanced');
-    }
+  /** Socket first, lease second: the ownership releases the lease only after this resolved. */
+  async function release(leaseKey: string, reason: ReleaseReason): Promise<void> {
+    const parsed = parseInstanceLeaseKey(leaseKey);
+    if (parsed === undefined) return;
+    const key = keyOf(parsed.tenant, parsed.instance);
+    const runner = runners.get(key);
+    if (runner === undefined) return;
+    runners.delete(key);
+    updateGauge();
+    // `lost` is not awaited by the ownership: stop() closes the socket before its first await.
+    const stopping = runner.stop();
+    metrics.sessions.leaseChanges.inc({ change: reason === 'unwanted' ? 'released' : reason });
+    if (reason === 'lost') log.warn({ ...parsed }, 'lease lost; session stopped');
+    else log.info({ ...parsed, change: reason }, 'lease handed over');
+    await stopping;
   }
-
-  function every(ms: number, run: () => Promise<void>, set: (p: Promise<void>) => void): void {
-    const tick = (): void => {
-      if (!running) return;
-      const p = run()
-        .catch((err: unknown) => log.warn({ err }, 'session manager round failed'))
-        .finally(() => {
-          if (running) timers.push(setTimeout(tick, ms));
-        });
-      set(p);
-    };
-    tick();
-  }
-
-  function halt(): void {
-    running = false;
-    for (const t of timers.splice(0)) clearTimeout(t);
-    clearInterval(watchdogTimer);
-  }
-
-  let watchdogTimer: NodeJS.Timeout | undefined;
 
   return {
     start() {
-      if (running) return;
-      running = true;
-      watchdogTimer = setInterval(watchdog, Math.min(250, leaseTtlMs / 8));
-      every(leaseTtlMs / 4, renewAll, (p) => {
-        renewLoop = p;
-      });
-      every(options.claimIntervalMs, claimRound, (p) => {
-        claimLoop = p;
+      ownership ??= startLeaseOwnership({
+        leases,
+        replicaId,
+        candidates,
+        onAcquire: acquire,
+        onRelease: release,
+        claimIntervalMs: options.claimIntervalMs,
+        rebalanceIntervalMs: options.rebalanceIntervalMs,
+        logger: options.logger,
       });
     },
     poke(tenant, instance) {
-      const ownership = owned.get(keyOf(tenant, instance));
-      ownership?.runner.reconcile().catch(() => undefined);
+      runners.get(keyOf(tenant, instance))?.reconcile().catch(() => undefined);
     },
-    openSockets: () => [...owned].filter(([, o]) => o.runner.hasSocket()).map(([key]) => key),
-    owned: () => [...owned.keys()],
-    runner: (tenant, instance) => owned.get(keyOf(tenant, instance))?.runner,
+    openSockets: () => [...runners].filter(([, r]) => r.hasSocket()).map(([key]) => key),
+    owned: () => [...runners.keys()],
+    runner: (tenant, instance) => runners.get(keyOf(tenant, instance)),
     async stop() {
-      halt();
-      await Promise.all([claimLoop, renewLoop]);
-      await Promise.all([...owned.keys()].map((key) => handOver(key, 'released')));
-      await leases.retire(replicaId);
+      await ownership?.stop();
     },
     async abandon() {
-      halt();
-      const all = [...owned.values()];
-      owned.clear();
-      updateGauge();
-      await Promise.all(all.map((o) => o.runner.stop()));
+      await ownership?.abandon();
     },
   };
 }

@@ -10,6 +10,7 @@ import { createEventForwarder } from './event-forwarder.ts';
 import type { CaptureMetrics } from './metrics.ts';
 import { deleteSession, getSession, recordStatus, type StatusPatch } from './session-store.ts';
 import type { CaptureSocket, SocketFactory } from './socket-factory.ts';
+import type { SpoolSettings } from './spool.ts';
 import { readStatusCode } from './wa-readers.ts';
 
 export interface SessionRunnerOptions {
@@ -28,6 +29,10 @@ export interface SessionRunnerOptions {
   stableAfterMs?: number;
   publishTimeoutMs?: number;
   publishBackoff?: BackoffOptions;
+  /** PubAcks in flight per instance (CAPTURE_PUBLISH_WINDOW). */
+  publishWindow?: number;
+  /** The local spool (CAPTURE_SPOOL_DIR); DEFAULT_SPOOL_DIR when not given (tests). */
+  spool?: SpoolSettings;
   /** The session was deleted: the owner may drop the instance. */
   onDeleted?: () => void;
 }
@@ -87,6 +92,8 @@ export function createSessionRunner(options: SessionRunnerOptions): SessionRunne
     willReconnect: (statusCode) => !intentionalClose && willReconnect(statusCode),
     ...(options.publishTimeoutMs !== undefined ? { publishTimeoutMs: options.publishTimeoutMs } : {}),
     ...(options.publishBackoff ? { backoff: options.publishBackoff } : {}),
+    ...(options.publishWindow !== undefined ? { publishWindow: options.publishWindow } : {}),
+    ...(options.spool ? { spool: options.spool } : {}),
   });
 
   // Status writes keep their order; a failed one is logged, not retried (the next state change

@@ -41,6 +41,16 @@ export function fixture(name: string): UpsertFixture {
   return found;
 }
 
+/**
+ * A fresh `messages.upsert` of the recorded text message with its WhatsApp id replaced: fresh
+ * top-level objects per call, since Baileys' event buffer mutates what it is given.
+ */
+export function upsertWithId(id: string, template: UpsertFixture['upsert'] = fixture('text-received-lid').upsert) {
+  const message = template.messages[0];
+  if (message === undefined) throw new Error('fixture has no message');
+  return { type: template.type, messages: [{ ...message, key: { ...message.key, id } }] };
+}
+
 function toFixture(item: unknown): UpsertFixture {
   if (!isRecord(item) || typeof item['name'] !== 'string' || !isRecord(item['upsert']))
     throw new Error('malformed fixture case');

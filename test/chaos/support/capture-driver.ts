@@ -11,6 +11,11 @@
 // does with messages a device never got — so an id emitted and reported must reach Postgres.
 // CHAOS_BURST_AT/CHAOS_BURST: at k = CHAOS_BURST_AT emit CHAOS_BURST messages in one batch, to
 // fill capture's queue before a kill. `CHAOS durable <n>` lines say how many are in the outbox.
+// Capture's local spool (CAPTURE_SPOOL_DIR) must be the same directory across the kill and the
+// restart, as an emptyDir is across a container restart: unless set, it is a directory named
+// after this chaos environment's scratch database.
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { makeEventBuffer, type WAMessage } from '@whiskeysockets/baileys';
 import { pino } from 'pino';
 import { createPool, forTenant } from '@switchyard/db';
@@ -44,6 +49,11 @@ const to = intEnv('CHAOS_TO', 0);
 const rate = intEnv('CHAOS_RATE', 50);
 const burstAt = intEnv('CHAOS_BURST_AT', Number.MAX_SAFE_INTEGER);
 const burst = intEnv('CHAOS_BURST', 0);
+
+if (!process.env['CAPTURE_SPOOL_DIR']) {
+  const database = new URL(process.env['DATABASE_URL'] ?? 'postgres://localhost/switchyard').pathname.slice(1);
+  process.env['CAPTURE_SPOOL_DIR'] = join(tmpdir(), 'switchyard-chaos-spool', database || 'default');
+}
 
 await runService({
   service: 'capture',

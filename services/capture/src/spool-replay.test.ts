@@ -1,0 +1,198 @@
+import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeEventBuffer } from '@whiskeysockets/baileys';
+import { connect, type NatsConnection } from 'nats';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { forTenant, type Pool } from '@switchyard/db';
+import { ensureStreams } from '@switchyard/nats';
+import { createMetricsRegistry } from '@switchyard/runtime';
+import { encodeEnvelope, parseEnvelope, STREAMS, type EventEnvelope } from '@switchyard/schema';
+import {
+  createTestPool,
+  createTestTenant,
+  startNatsServer,
+  type NatsServer,
+  type TestTenant,
+} from '@switchyard/testing';
+import { attachCaptureAdapter } from './baileys-adapter.ts';
+import { createBatchMapper } from './mappers/batch-mapper.ts';
+import type { UnsequencedEvent } from './captured-event.ts';
+import { captureMetrics } from './metrics.ts';
+import { outboxBacklog, storeInOutbox } from './outbox.ts';
+import { lastSeq } from './sequence.ts';
+import { deadSpools, openSpool, type SpoolEntry } from './spool.ts';
+import { createIngestPublisher } from './ingest-publisher.ts';
+import { recoverSpools, replaySpool } from './spool-replay.ts';
+import { readStream, silentLogger, upsertWithId } from './test-support.ts';
+
+
+describe('local spool', () => {
+  let server: NatsServer;
+  let nc: NatsConnection;
+  let pool: Pool;
+  let tenant: TestTenant;
+  let dir: string;
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    nc = await connect({ servers: server.url });
+    await ensureStreams(await nc.jetstreamManager());
+    pool = await createTestPool();
+    tenant = await createTestTenant(pool);
+    dir = mkdtempSync(join(tmpdir(), 'capture-spool-test-'));
+  });
+  afterAll(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await tenant.cleanup();
+    await pool.end();
+    await nc.close();
+    await server.stop();
+  });
+
+  /** Envelope entries as Baileys' handler would have spooled them: mapped from recorded upserts. */
+  function mapped(instance: string, ids: string[]): SpoolEntry[] {
+    const map = createBatchMapper({ tenant: tenant.tenant, instance, self: undefined, historyPartBytes: undefined });
+    const events: UnsequencedEvent[] = [];
+    for (const id of ids)
+      map({ 'messages.upsert': upsertWithId(id) }, new Date(), {
+        emit: (e) => events.push(e),
+        skip: () => undefined,
+        fail: (err) => {
+          throw err;
+        },
+      });
+    return events.map((e) => ({ eventId: e.id, type: e.type, payload: encodeEnvelope(e as EventEnvelope) }));
+  }
+
+  async function ingested(instance: string): Promise<EventEnvelope[]> {
+    const out: EventEnvelope[] = [];
+    for (const m of await readStream(await nc.jetstreamManager(), STREAMS.ingest)) {
+      const parsed = parseEnvelope(m.data);
+      if (parsed.ok && parsed.event.tenant === tenant.tenant && parsed.event.instance === instance)
+        out.push(parsed.event);
+    }
+    return out;
+  }
+
+  it('replays exactly the spool tail a crash kept from the outbox: every event once, in order, seq continuing', async () => {
+    const instance = 'crashed';
+    const db = forTenant(pool, tenant.tenant);
+    const ids = Array.from({ length: 50 }, (_, i) => `spool-${i + 1}`);
+    // The "crashed" writer: spooled 50 events, stored the first 20 in the outbox (moving the
+    // spool's offset in the same statement), then died; its last write was torn.
+    const spool = openSpool({ dir, fsync: 'never' }, tenant.tenant, instance);
+    const entries = mapped(instance, ids);
+    const ends = spool.append(entries);
+    const stored = await storeInOutbox(db, instance, entries.slice(0, 20), {
+      spool: { spool: spool.name, from: 0, to: ends[19]! },
+    });
+    expect(stored).toEqual({ first: 1, last: 20 });
+    spool.close(ends[19]!);
+    const [file] = deadSpools(dir, tenant.tenant, instance);
+    if (file === undefined) throw new Error('the crashed spool is not seen as dead');
+    appendFileSync(file.path, Buffer.from([0x40, 0, 0, 0, 1, 2, 3]));
+
+    // A new owner starts: it replays the 30 that never reached the outbox, relays all 50, then
+    // what it captures itself.
+    const ev = makeEventBuffer(silentLogger);
+    const adapter = attachCaptureAdapter({
+      ev,
+      tenant: tenant.tenant,
+      instance,
+      js: nc.jetstream(),
+      db,
+      logger: silentLogger,
+      metrics: captureMetrics(createMetricsRegistry('capture')),
+      spool: { dir, fsync: 'never' },
+      publishWindow: 8,
+    });
+    const more = Array.from({ length: 10 }, (_, i) => `spool-new-${i + 1}`);
+    try {
+      for (const id of more) ev.emit('messages.upsert', upsertWithId(id));
+      await adapter.idle();
+    } finally {
+      await adapter.close();
+    }
+    const events = await ingested(instance);
+    expect(events.map((e) => ('message_id' in e.data ? e.data.message_id : undefined))).toEqual([...ids, ...more]);
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    expect(await lastSeq(db, instance)).toBe(60);
+    expect((await outboxBacklog(db, instance)).size).toBe(0);
+    // Replayed, then the new owner's own spool consumed and closed: nothing left on disk.
+    const left = readdirSync(dir, { recursive: true }).filter((f) => String(f).endsWith('.spool'));
+    expect(left).toEqual([]);
+  }, 60_000);
+
+  it("relays a spool another replica replayed into an instance this one runs, after its own events and before its next", async () => {
+    const instance = 'owned-here';
+    const db = forTenant(pool, tenant.tenant);
+    const events = (ids: string[]): UnsequencedEvent[] =>
+      mapped(instance, ids).map((e) => JSON.parse(Buffer.from(e.payload).toString()) as UnsequencedEvent);
+    const publisher = createIngestPublisher({
+      js: nc.jetstream(),
+      db,
+      tenant: tenant.tenant,
+      instance,
+      logger: silentLogger,
+      metrics: captureMetrics(createMetricsRegistry('capture')),
+      spool: { dir, fsync: 'never' },
+      recheckMs: 200,
+    });
+    try {
+      publisher.enqueue(events(['own-1', 'own-2', 'own-3']));
+      await publisher.idle();
+      // Another replica's startup recovery stores a spool it found for this instance.
+      const elsewhere = mkdtempSync(join(tmpdir(), 'capture-spool-elsewhere-'));
+      const spool = openSpool({ dir: elsewhere, fsync: 'never' }, tenant.tenant, instance);
+      spool.append(mapped(instance, ['replayed-1', 'replayed-2']));
+      spool.close(0);
+      await recoverSpools({
+        dir: elsewhere,
+        pool,
+        tenants: [tenant.tenant],
+        logger: silentLogger,
+        metrics: captureMetrics(createMetricsRegistry('capture')),
+      });
+      rmSync(elsewhere, { recursive: true, force: true });
+      // The idle owner notices the seqs it did not allocate and relays them.
+      const deadline = Date.now() + 10_000;
+      while ((await ingested(instance)).length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      publisher.enqueue(events(['own-4']));
+      await publisher.idle();
+    } finally {
+      await publisher.close();
+    }
+    const got = await ingested(instance);
+    expect(got.map((e) => ('message_id' in e.data ? e.data.message_id : undefined))).toEqual([
+      'own-1',
+      'own-2',
+      'own-3',
+      'replayed-1',
+      'replayed-2',
+      'own-4',
+    ]);
+    expect(got.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect((await outboxBacklog(db, instance)).size).toBe(0);
+  }, 30_000);
+
+  it('stores a spool once when two replayers race over it', async () => {
+    const instance = 'raced';
+    const db = forTenant(pool, tenant.tenant);
+    const spool = openSpool({ dir, fsync: 'never' }, tenant.tenant, instance);
+    const ids = Array.from({ length: 120 }, (_, i) => `race-${i + 1}`);
+    spool.append(mapped(instance, ids));
+    spool.close(0);
+    const [file] = deadSpools(dir, tenant.tenant, instance);
+    if (file === undefined) throw new Error('no dead spool');
+    const options = { maxBatch: 7, logger: silentLogger };
+    const counts = await Promise.all([replaySpool(db, file, options), replaySpool(db, file, options)]);
+    expect(counts[0] + counts[1]).toBe(120);
+    const rows = await db.query<{ event_id: string; seq: string }>(
+      `SELECT o.event_id, o.seq::text AS seq FROM :SCHEMA.capture_outbox o WHERE o.instance = $1 ORDER BY o.seq`,
+      [instance],
+    );
+    expect(rows.rows.map((r) => Number(r.seq))).toEqual(ids.map((_, i) => i + 1));
+    expect(new Set(rows.rows.map((r) => r.event_id)).size).toBe(120);
+  });
+});
