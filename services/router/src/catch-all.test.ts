@@ -8,29 +8,21 @@ import {
 import type { RunningService } from '@switchyard/service';
 import {
   decodeJson,
-  randomTenantId,
   readStream,
   messageReceivedEvent,
-  startServiceHarness,
   type ServiceHarness,
 } from '@switchyard/testing';
-import { startRouter } from './app.ts';
-import { loadRouterConfig } from './config.ts';
+import { startRouterWithTenant } from './test-support.ts';
 
 const encoder = new TextEncoder();
 
-const event = messageReceivedEvent;
 
 describe('router catch-all for subjects no tenant durable reads', () => {
   let h: ServiceHarness<RunningService>;
-  const tenant = randomTenantId();
+  let tenant: string;
 
   beforeAll(async () => {
-    h = await startServiceHarness({
-      service: 'router',
-      start: (env, options) => startRouter(loadRouterConfig(env), options),
-    });
-    await h.announce(tenant);
+    ({ h, tenant } = await startRouterWithTenant());
   });
 
   afterAll(async () => {
@@ -44,7 +36,7 @@ describe('router catch-all for subjects no tenant durable reads', () => {
       'v1.ingest._sneaky.phone-1.message.received',
       `v1.ingest.${'x'.repeat(70)}.phone-1.message.received`,
     ];
-    const good = Array.from({ length: 10 }, (_, i) => event(tenant, 'phone-1', i + 1));
+    const good = Array.from({ length: 10 }, (_, i) => messageReceivedEvent(tenant, 'phone-1', i + 1));
     for (const [i, e] of good.entries()) {
       await js.publish(
         ingestSubject(tenant, 'phone-1', 'message.received'),

@@ -3,7 +3,8 @@ import { EVENT_TYPES, isValidTenantId, SYSTEM_TENANT } from '@switchyard/schema'
 
 /**
  * How the router divides INGEST between its durables (docs/architecture.md, "Router"):
- *   router_<tenant>          realtime: every event category but history, one message in flight
+ *   router_<tenant>          realtime: every event category but history, read only by the replica
+ *                            owning the tenant's partition, many messages in flight
  *   router_history_<tenant>  history.* batches (history sync, bulk imports), beside realtime
  *   router__system           catch-all: whatever neither reads, dead-lettered at once
  * The three sets never overlap, so no message is routed twice or routed and dead-lettered.

@@ -3,30 +3,21 @@ import { dlqRecordSchema, ingestSubject, STREAMS } from '@switchyard/schema';
 import type { RunningService } from '@switchyard/service';
 import {
   decodeJson,
-  randomTenantId,
   readStream,
   messageReceivedEvent,
-  startServiceHarness,
   type ServiceHarness,
 } from '@switchyard/testing';
-import { startRouter } from './app.ts';
-import { loadRouterConfig } from './config.ts';
+import { startRouterWithTenant } from './test-support.ts';
 
 const encoder = new TextEncoder();
 
-const event = messageReceivedEvent;
 
 describe('router', () => {
   let h: ServiceHarness<RunningService>;
-  const tenant = randomTenantId();
+  let tenant: string;
 
   beforeAll(async () => {
-    h = await startServiceHarness({
-      service: 'router',
-      env: { ROUTER_MAX_PAYLOAD_BYTES: '4096' },
-      start: (env, options) => startRouter(loadRouterConfig(env), options),
-    });
-    await h.announce(tenant);
+    ({ h, tenant } = await startRouterWithTenant({ ROUTER_MAX_PAYLOAD_BYTES: '4096' }));
   });
 
   afterAll(async () => {
@@ -38,12 +29,12 @@ describe('router', () => {
     const subject = ingestSubject(tenant, 'phone-1', 'message.received');
     const bad = [
       { bytes: encoder.encode('{"not json'), reason: 'MALFORMED_JSON' },
-      { bytes: encoder.encode(JSON.stringify(event(tenant, 'phone-1', 99, { type: 'message.exploded' }))), reason: 'UNKNOWN_TYPE' },
-      { bytes: encoder.encode(JSON.stringify(event(tenant, 'phone-1', 98, { data: {} }))), reason: 'SCHEMA_INVALID' },
-      { bytes: encoder.encode(JSON.stringify(event('someone-else', 'phone-1', 97))), reason: 'TENANT_MISMATCH' },
-      { bytes: encoder.encode(JSON.stringify(event(tenant, 'phone-1', 96, { data: { text: 'x'.repeat(5000) } }))), reason: 'PAYLOAD_TOO_LARGE' },
+      { bytes: encoder.encode(JSON.stringify(messageReceivedEvent(tenant, 'phone-1', 99, { type: 'message.exploded' }))), reason: 'UNKNOWN_TYPE' },
+      { bytes: encoder.encode(JSON.stringify(messageReceivedEvent(tenant, 'phone-1', 98, { data: {} }))), reason: 'SCHEMA_INVALID' },
+      { bytes: encoder.encode(JSON.stringify(messageReceivedEvent('someone-else', 'phone-1', 97))), reason: 'TENANT_MISMATCH' },
+      { bytes: encoder.encode(JSON.stringify(messageReceivedEvent(tenant, 'phone-1', 96, { data: { text: 'x'.repeat(5000) } }))), reason: 'PAYLOAD_TOO_LARGE' },
     ];
-    const good = Array.from({ length: 20 }, (_, i) => event(tenant, 'phone-1', i + 1));
+    const good = Array.from({ length: 20 }, (_, i) => messageReceivedEvent(tenant, 'phone-1', i + 1));
     // Interleave the bad messages with the good ones: the good ones must still flow, in order.
     for (let i = 0; i < good.length; i++) {
       await js.publish(subject, encoder.encode(JSON.stringify(good[i])), { msgID: good[i]!.id });
@@ -67,14 +58,67 @@ describe('router', () => {
 
   it('publishes an event id once to EVENTS even when INGEST carries it twice', async () => {
     const js = h.nc.jetstream();
-    const once = event(tenant, 'phone-2', 1);
+    const once = messageReceivedEvent(tenant, 'phone-2', 1);
     const subject = ingestSubject(tenant, 'phone-2', 'message.received');
     // Two publishes with distinct Nats-Msg-Ids so INGEST keeps both; EVENTS must dedupe by event id.
     await js.publish(subject, encoder.encode(JSON.stringify(once)), { msgID: `a-${once.id}` });
     await js.publish(subject, encoder.encode(JSON.stringify(once)), { msgID: `b-${once.id}` });
-    const marker = event(tenant, 'phone-2', 2);
+    const marker = messageReceivedEvent(tenant, 'phone-2', 2);
     await js.publish(subject, encoder.encode(JSON.stringify(marker)), { msgID: marker.id });
     const routed = decodeJson<{ id: string }>(await readStream(h.nc, STREAMS.events, `v1.events.${tenant}.phone-2.>`, 2));
     expect(routed.map((e) => e.id)).toEqual([once.id, marker.id]);
+  });
+});
+
+describe('router realtime retries', () => {
+  let h: ServiceHarness<RunningService>;
+  let tenant: string;
+
+  beforeAll(async () => {
+    ({ h, tenant } = await startRouterWithTenant({ ROUTER_MAX_DELIVER: '2' }));
+  });
+
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('holds an instance while one of its events is retried, lets other instances flow, and dead-letters the one EVENTS keeps refusing', async () => {
+    // EVENTS refuses one event (too large for it), every time: a publish failure the router retries.
+    const info = await h.jsm.streams.info(STREAMS.events);
+    await h.jsm.streams.update(STREAMS.events, { ...info.config, max_msg_size: 2048 });
+    const js = h.js;
+    const publish = async (instance: string, seq: number, text = `hello ${seq}`) => {
+      const e = messageReceivedEvent(tenant, instance, seq, {});
+      const withText = { ...e, data: { ...e.data, text } };
+      await js.publish(ingestSubject(tenant, instance, 'message.received'), encoder.encode(JSON.stringify(withText)), { msgID: withText.id });
+      return withText;
+    };
+    await publish('phone-1', 1);
+    await publish('phone-1', 2);
+    const refused = await publish('phone-1', 3, 'x'.repeat(3000));
+    for (let seq = 1; seq <= 3; seq++) await publish('phone-2', seq);
+    // Published while seq 3 is being retried: must wait for it, not overtake it.
+    await new Promise((r) => setTimeout(r, 300));
+    await publish('phone-1', 4);
+    await publish('phone-1', 5);
+    for (let seq = 4; seq <= 5; seq++) await publish('phone-2', seq);
+
+    const other = decodeJson<{ seq: number }>(await readStream(h.nc, STREAMS.events, `v1.events.${tenant}.phone-2.>`, 5));
+    expect(other.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+    const held = decodeJson<{ seq: number }>(await readStream(h.nc, STREAMS.events, `v1.events.${tenant}.phone-1.>`, 4, 30_000));
+    expect(held.map((e) => e.seq)).toEqual([1, 2, 4, 5]);
+
+    const dlq = decodeJson(await readStream(h.nc, STREAMS.dlq, `v1.dlq.${tenant}`, 1)).map((r) => dlqRecordSchema.parse(r));
+    expect(dlq.map((r) => [r.reason, r.event_id, r.deliveries])).toEqual([['MAX_DELIVERIES', refused.id, 2]]);
+    // seq 4 was published 300 ms after seq 3 failed, yet stored only after seq 3's redelivery
+    // (the first retry waits 1 s): it waited for seq 3 rather than overtaking it.
+    const { state } = await h.jsm.streams.info(STREAMS.events);
+    const storedAt = new Map<number, number>();
+    for (let seq = state.first_seq; seq <= state.last_seq; seq++) {
+      const stored = await h.jsm.streams.getMessage(STREAMS.events, { seq });
+      const e = JSON.parse(new TextDecoder().decode(stored.data)) as { instance: string; seq: number };
+      if (e.instance === 'phone-1') storedAt.set(e.seq, stored.time.getTime());
+    }
+    expect(storedAt.get(4)! - storedAt.get(2)!).toBeGreaterThanOrEqual(900);
   });
 });

@@ -1,7 +1,24 @@
 import type { JetStreamClient } from 'nats';
-import { ack, deadLetter, publishEvent, type Handler, type InboundMessage, type Outcome } from '@switchyard/nats';
+import {
+  ack,
+  deadLetter,
+  publishEvent,
+  retry,
+  type BatchHandler,
+  type Handler,
+  type InboundMessage,
+  type Outcome,
+  type PublishResult,
+} from '@switchyard/nats';
 import type { Logger } from '@switchyard/runtime';
-import { encodeEnvelope, eventsSubject, isSubjectParseError, parseEnvelope, parseSubject } from '@switchyard/schema';
+import {
+  encodeEnvelope,
+  eventsSubject,
+  isSubjectParseError,
+  parseEnvelope,
+  parseSubject,
+  type EventEnvelope,
+} from '@switchyard/schema';
 import type { RouterMetrics } from './metrics.ts';
 import type { SequenceGapTracker } from './sequence-gaps.ts';
 
@@ -17,55 +34,202 @@ export interface RouteIngestDeps {
 /**
  * The gate every event passes: INGEST → validate → EVENTS. Bad input is dead-lettered at once
  * (no retries: it will not get better) with a specific reason and its raw bytes; a publish
- * failure is thrown, so JetStream redelivers and nothing is lost.
+ * failure is thrown, so JetStream redelivers and nothing is lost. One message at a time: the
+ * history durable's handler (batches there need no order).
  */
 export function routeIngest(deps: RouteIngestDeps): Handler {
   return async (msg: InboundMessage): Promise<Outcome> => {
-    const refused = refuse(deps, msg);
-    if (refused) return refused;
-    const parsed = parseEnvelope(msg.data);
-    if (!parsed.ok) return reject(deps, msg, parsed.code, parsed.message);
-
-    const subject = parseSubject(msg.subject);
-    const event = parsed.event;
-    if (isSubjectParseError(subject) || subject.kind !== 'ingest') {
-      return reject(deps, msg, 'INVALID_SUBJECT', `not an ingest subject: ${msg.subject}`);
-    }
-    if (event.tenant !== subject.tenant || event.tenant !== msg.tenant) {
-      return reject(deps, msg, 'TENANT_MISMATCH', `event tenant ${event.tenant} published on ${msg.subject}`);
-    }
-    if (event.instance !== subject.instance || event.type !== subject.type) {
-      return reject(deps, msg, 'SCHEMA_INVALID', `event ${event.instance}/${event.type} does not match subject ${msg.subject}`);
-    }
-
+    const checked = validate(deps, msg);
+    if (!checked.ok) return checked.outcome;
+    const event = checked.event;
     if (event.seq !== undefined) await deps.gaps?.check(event.tenant, event.instance, event.seq);
-    // Re-encoding normalises the event (unknown keys stripped, canonical field order); the event
-    // id is the Nats-Msg-Id, so a redelivered INGEST message is deduplicated by EVENTS.
-    const result = await publishEvent(deps.js, eventsSubject(event.tenant, event.instance, event.type), encodeEnvelope(event), {
-      msgId: event.id,
-    });
-    if (event.seq !== undefined) deps.gaps?.routed(event.tenant, event.instance, event.seq);
-    deps.metrics.routed.inc({ tenant: event.tenant, type: event.type, duplicate: String(result.duplicate) });
+    const result = await publish(deps, event);
+    routed(deps, event, result);
     return ack();
   };
 }
 
-function refuse(deps: RouteIngestDeps, msg: InboundMessage): Outcome | undefined {
+export interface RealtimeRouteDeps extends RouteIngestDeps {
+  /** Deliveries before the consume loop dead-letters a retried message (ROUTER_MAX_DELIVER). */
+  maxDeliver: number;
+}
+
+/**
+ * The realtime path, one batch of a tenant's INGEST messages (stream order) at a time, with every
+ * publish in flight at once: validate each message, publish every valid one to EVENTS without
+ * awaiting the previous PubAck (one connection, so JetStream stores them in send order), then
+ * await them all. Order per instance holds because nothing of an instance is published while
+ * one of its events is being retried: after a failed publish, every later message of the
+ * instance is answered `retry` unpublished (`instanceFence`) until the failed one is routed or
+ * dead-lettered on its last delivery. Later messages of the same batch were already sent when the
+ * failure is known: those that failed too are retried; those that were stored are acked (a retry
+ * would be a deduplicated no-op), which breaks order only when one message is refused while the
+ * ones behind it are stored — a message-specific refusal, e.g. EVENTS' max_msg_size; a lost
+ * connection or a stream outage fails them all. Only the owner of the tenant's partition runs
+ * this (app.ts), so no other replica publishes for the instance meanwhile.
+ */
+export function routeIngestBatch(deps: RealtimeRouteDeps): BatchHandler {
+  const fence = instanceFence();
+
+  /**
+   * A message retried because an earlier one of its instance is held comes back too, and possibly
+   * after a later one (its backoff grows with its own delivery count): until it is routed it
+   * holds the instance as well. On its last delivery it is dead-lettered and never returns.
+   */
+  function holdIfReturning(instance: string, msg: InboundMessage): void {
+    if (msg.deliveryCount < deps.maxDeliver) fence.hold(instance, msg.streamSeq);
+    else fence.passed(instance, msg.streamSeq);
+  }
+
+  /** Publishes in one synchronous loop (one socket write, in order), then settles in order. */
+  async function publishAll(batch: readonly Routable[], outcomes: Outcome[]): Promise<void> {
+    const sent = batch.map((r) => {
+      const result = publish(deps, r.event);
+      // Rejections are read below, in order; this only keeps an early one from being reported unhandled.
+      result.catch(() => undefined);
+      return { ...r, result };
+    });
+    const failed = new Set<string>();
+    for (const { index, msg, event, result } of sent) {
+      try {
+        const stored = await result;
+        if (failed.has(event.instance)) {
+          // Stored after an earlier event of its instance failed: already in EVENTS, so a retry
+          // would be a deduplicated no-op that only spends deliveries. Said, not hidden.
+          deps.logger.warn({ tenant: event.tenant, instance: event.instance, seq: event.seq }, 'event stored ahead of an earlier one whose publish failed');
+        }
+        routed(deps, event, stored);
+        fence.passed(event.instance, msg.streamSeq);
+        outcomes[index] = ack();
+      } catch (err) {
+        failed.add(event.instance);
+        deps.logger.warn({ err, tenant: event.tenant, instance: event.instance, seq: event.seq }, 'publishing to EVENTS failed; holding the instance until it is retried');
+        // On its last delivery the consume loop dead-letters it instead, so it will not come back.
+        if (msg.deliveryCount < deps.maxDeliver) fence.hold(event.instance, msg.streamSeq);
+        else fence.passed(event.instance, msg.streamSeq);
+        outcomes[index] = retry(err instanceof Error ? err.message : String(err));
+      }
+    }
+  }
+
+  return async (messages) => {
+    const outcomes: Outcome[] = [];
+    const ready: Routable[] = [];
+    // Behind a held event that is in this batch too: decided once its retry is settled.
+    const behindHeld: Routable[] = [];
+    const inBatch = new Set(messages.map((m) => m.streamSeq));
+    for (const [index, msg] of messages.entries()) {
+      const checked = validate(deps, msg);
+      if (!checked.ok) {
+        outcomes[index] = checked.outcome;
+        continue;
+      }
+      const event = checked.event;
+      const held = fence.holds(event.instance, msg.streamSeq);
+      if (held !== undefined && !inBatch.has(held)) {
+        outcomes[index] = retry(`waiting for INGEST message ${held} of instance ${event.instance}, which is being retried`);
+        holdIfReturning(event.instance, msg);
+        continue;
+      }
+      // Gap checks run in stream order before any publish of the batch; all but an instance's
+      // first (one EVENTS lookup) answer synchronously.
+      const lookup = event.seq !== undefined ? deps.gaps?.check(event.tenant, event.instance, event.seq) : undefined;
+      if (lookup !== undefined) await lookup;
+      (held !== undefined ? behindHeld : ready).push({ index, msg, event });
+    }
+    await publishAll(ready, outcomes);
+    if (behindHeld.length > 0) {
+      const stillHeld = behindHeld.filter((r) => fence.holds(r.event.instance, r.msg.streamSeq) !== undefined);
+      for (const r of stillHeld) {
+        outcomes[r.index] = retry(`an earlier event of instance ${r.event.instance} is being retried`);
+        holdIfReturning(r.event.instance, r.msg);
+      }
+      await publishAll(
+        behindHeld.filter((r) => !stillHeld.includes(r)),
+        outcomes,
+      );
+    }
+    return outcomes;
+  };
+}
+
+interface Routable {
+  index: number;
+  msg: InboundMessage;
+  event: EventEnvelope;
+}
+
+/**
+ * Per instance, the INGEST stream sequences of its messages being retried: a later message of the
+ * instance is retried too while any earlier one is out, so no retry reorders the instance — not
+ * even when the retried messages come back in a different order than they left (each one's
+ * backoff follows its own delivery count).
+ */
+export function instanceFence() {
+  const held = new Map<string, Set<number>>();
+  return {
+    /** The earliest retried sequence before `streamSeq` that it must wait for, if any. */
+    holds(key: string, streamSeq: number): number | undefined {
+      let earliest: number | undefined;
+      for (const at of held.get(key) ?? []) {
+        if (at < streamSeq && (earliest === undefined || at < earliest)) earliest = at;
+      }
+      return earliest;
+    },
+    hold(key: string, streamSeq: number): void {
+      const seqs = held.get(key);
+      if (seqs === undefined) held.set(key, new Set([streamSeq]));
+      else seqs.add(streamSeq);
+    },
+    /** Routed, or dead-lettered on its last delivery: it no longer holds the instance. */
+    passed(key: string, streamSeq: number): void {
+      const seqs = held.get(key);
+      if (seqs === undefined) return;
+      seqs.delete(streamSeq);
+      if (seqs.size === 0) held.delete(key);
+    },
+  };
+}
+
+type Validated = { ok: true; event: EventEnvelope } | { ok: false; outcome: Outcome };
+
+function validate(deps: RouteIngestDeps, msg: InboundMessage): Validated {
   if (msg.data.byteLength > deps.maxPayloadBytes) {
     return reject(deps, msg, 'PAYLOAD_TOO_LARGE', `payload of ${msg.data.byteLength} bytes exceeds ${deps.maxPayloadBytes}`);
   }
-  return undefined;
+  const parsed = parseEnvelope(msg.data);
+  if (!parsed.ok) return reject(deps, msg, parsed.code, parsed.message);
+  const subject = parseSubject(msg.subject);
+  const event = parsed.event;
+  if (isSubjectParseError(subject) || subject.kind !== 'ingest') {
+    return reject(deps, msg, 'INVALID_SUBJECT', `not an ingest subject: ${msg.subject}`);
+  }
+  if (event.tenant !== subject.tenant || event.tenant !== msg.tenant) {
+    return reject(deps, msg, 'TENANT_MISMATCH', `event tenant ${event.tenant} published on ${msg.subject}`);
+  }
+  if (event.instance !== subject.instance || event.type !== subject.type) {
+    return reject(deps, msg, 'SCHEMA_INVALID', `event ${event.instance}/${event.type} does not match subject ${msg.subject}`);
+  }
+  return { ok: true, event };
 }
 
-function reject(
-  deps: RouteIngestDeps,
-  msg: InboundMessage,
-  reason: Parameters<typeof deadLetter>[0],
-  error: string,
-): Outcome {
+/**
+ * Re-encoding normalises the event (unknown keys stripped, canonical field order); the event id
+ * is the Nats-Msg-Id, so a redelivered INGEST message is deduplicated by EVENTS.
+ */
+function publish(deps: RouteIngestDeps, event: EventEnvelope): Promise<PublishResult> {
+  return publishEvent(deps.js, eventsSubject(event.tenant, event.instance, event.type), encodeEnvelope(event), { msgId: event.id });
+}
+
+function routed(deps: RouteIngestDeps, event: EventEnvelope, result: PublishResult): void {
+  if (event.seq !== undefined) deps.gaps?.routed(event.tenant, event.instance, event.seq);
+  deps.metrics.routed.inc({ tenant: event.tenant, type: event.type, duplicate: String(result.duplicate) });
+}
+
+function reject(deps: RouteIngestDeps, msg: InboundMessage, reason: Parameters<typeof deadLetter>[0], error: string): Validated {
   deps.metrics.rejected.inc({ tenant: msg.tenant, reason });
   // Debug only: the consume loop logs every dead-letter at warn already, and a poison flood
   // must not double the log volume (and CPU) the other tenants share.
   deps.logger.debug({ tenant: msg.tenant, subject: msg.subject, reason, error }, 'ingest event rejected');
-  return deadLetter(reason, error);
+  return { ok: false, outcome: deadLetter(reason, error) };
 }

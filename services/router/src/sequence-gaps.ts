@@ -13,19 +13,24 @@ export interface SequenceGapsDeps {
 }
 
 export interface SequenceGapTracker {
-  /** Call before publishing `seq` of an instance to EVENTS; counts and logs a gap if one opened. */
-  check(tenant: string, instance: string, seq: number): Promise<void>;
+  /**
+   * Call before publishing `seq` of an instance to EVENTS, in stream order; counts and logs a gap
+   * if one opened. Synchronous (undefined) unless it had to ask EVENTS, so a batch's publishes
+   * are not split across event-loop turns.
+   */
+  check(tenant: string, instance: string, seq: number): Promise<void> | undefined;
   /** Call once `seq` is stored in EVENTS. */
   routed(tenant: string, instance: string, seq: number): void;
 }
 
 /**
- * Detects gaps in an instance's `seq` as events reach EVENTS. Each replica keeps the last seq it
- * routed per instance; when that is unknown (first event since start) or disagrees with the new
- * event (another replica routed the ones between), it asks EVENTS for the instance's last
- * stored event. That answer is exact because the router's tenant durable has one message in
- * flight at a time (see app.ts), so nothing of the instance is being routed meanwhile. With one
- * replica the lookup happens once per instance; with several, at most once per hand-over.
+ * Detects gaps in an instance's `seq` as events reach EVENTS. Make one per tenant and ownership
+ * period (app.ts makes one each time this replica starts the tenant's realtime consumer): only
+ * the owner of a tenant's partition routes its realtime events, so within a period the seq last
+ * seen here is the last one routed. For an instance's first event in a period it asks EVENTS for
+ * the instance's last stored event, which is exact because the takeover fence lets nothing of
+ * the previous owner stay in flight. `check` records the seq at once, so the events of one batch,
+ * published together, are compared with each other rather than with what EVENTS holds yet.
  */
 export function sequenceGapTracker(deps: SequenceGapsDeps): SequenceGapTracker {
   const last = new Map<string, number>();
@@ -47,18 +52,20 @@ export function sequenceGapTracker(deps: SequenceGapsDeps): SequenceGapTracker {
   }
 
   return {
-    async check(tenant, instance, seq) {
+    check(tenant, instance, seq) {
       const key = `${tenant}.${instance}`;
+      const compare = (before: number | undefined): void => {
+        if (before === undefined || seq > before) last.set(key, seq);
+        if (before === undefined || seq <= before + 1) return;
+        deps.gaps.inc({ tenant });
+        deps.logger.warn({ tenant, instance, after: before, seq, missing: seq - before - 1 }, 'gap in instance sequence');
+      };
       const cached = last.get(key);
-      if (cached !== undefined && seq <= cached + 1) return;
-      const stored = await lastStored(tenant, instance);
-      if (stored === undefined || seq <= stored + 1) return;
-      const missing = seq - stored - 1;
-      deps.gaps.inc({ tenant });
-      deps.logger.warn(
-        { tenant, instance, after: stored, seq, missing },
-        'gap in instance sequence',
-      );
+      if (cached !== undefined) {
+        compare(cached);
+        return undefined;
+      }
+      return lastStored(tenant, instance).then(compare);
     },
     routed(tenant, instance, seq) {
       const key = `${tenant}.${instance}`;
