@@ -22,6 +22,8 @@ export function startMedia(config: MediaConfig, options: MediaOptions = {}): Pro
       const metrics = mediaMetrics(ctx.registry);
       await ctx.consumeTenants('events', () => recordMediaJobs({ pool: ctx.pool, logger: ctx.logger, metrics }), {
         maxDeliver: config.MEDIA_MAX_DELIVER,
+        concurrency: config.MEDIA_CONCURRENCY,
+        maxAckPending: config.MEDIA_CONCURRENCY * 4,
       });
     },
   });

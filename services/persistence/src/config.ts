@@ -20,8 +20,12 @@ export const persistenceConfigSchema = z
     PERSISTENCE_BATCH_SIZE: envInt({ min: 1, max: 5000, default: 500 }).describe(
       'EVENTS messages stored per transaction (one batch per tenant at a time)',
     ),
-    /** How long a batch that has its first message waits for more: the latency cost of batching. */
-    PERSISTENCE_BATCH_WAIT: envDuration('20ms').describe('Once a batch has a message, wait at most this long for more'),
+    /**
+     * How long a batch that has its first message waits for more: the latency cost of batching.
+     * Short by default: the next batch is prepared while the current one commits, so under load
+     * batches fill on their own during the commit, and an idle tenant's event is not kept waiting.
+     */
+    PERSISTENCE_BATCH_WAIT: envDuration('2ms').describe('Once a batch has a message, wait at most this long for more'),
     /** Retention drops whole monthly partitions, so running it hourly is cheap. */
     PERSISTENCE_RETENTION_INTERVAL: envDuration('1h').describe(
       "How often the retention job drops each tenant's expired event partitions and creates the months ahead",

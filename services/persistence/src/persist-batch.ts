@@ -1,11 +1,12 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Pool } from '@switchyard/db';
-import { ack, retry, type BatchHandler, type InboundMessage, type Outcome } from '@switchyard/nats';
+import { ack, retry, type InboundMessage, type Outcome } from '@switchyard/nats';
 import type { Logger } from '@switchyard/runtime';
-import { parseEnvelope, type EventEnvelope } from '@switchyard/schema';
+import { parseEnvelope, type DlqReason, type EventEnvelope } from '@switchyard/schema';
 import { rejectMessage } from '@switchyard/service';
 import type { PersistenceMetrics } from './metrics.ts';
 import { classifyPostgresFailure } from './postgres-failure.ts';
-import { storeBatch } from './store-batch.ts';
+import { planBatch, writeBatch, type BatchPlan } from './store-batch.ts';
 
 export interface PersistBatchDeps {
   pool: Pool;
@@ -13,10 +14,37 @@ export interface PersistBatchDeps {
   metrics: PersistenceMetrics;
 }
 
+/** Messages parsed between two yields to the event loop (~1-2 ms of work). */
+const PREPARE_SLICE = 64;
+
 interface Parsed {
   index: number;
   msg: InboundMessage;
   event: EventEnvelope;
+}
+
+interface Rejected {
+  index: number;
+  reason: DlqReason;
+  error: string;
+}
+
+/** A batch parsed, validated and planned, before any database work. */
+export interface PreparedBatch {
+  valid: Parsed[];
+  rejected: Rejected[];
+  /** The plan of `valid` as one batch; undefined when there is nothing valid. */
+  plan: BatchPlan | undefined;
+}
+
+/**
+ * The two stages of `startBatchConsumer`'s staged handler (see StagedBatchHandler in the nats
+ * package): `prepare` is pure CPU, so the consume loop runs it for the next batch while the
+ * current one commits.
+ */
+export interface PersistBatchHandler {
+  prepare(messages: readonly InboundMessage[]): Promise<PreparedBatch>;
+  commit(prepared: PreparedBatch, messages: readonly InboundMessage[]): Promise<Outcome[]>;
 }
 
 /**
@@ -26,43 +54,61 @@ interface Parsed {
  * batch for what one event holds (bad data, or an error nobody classified), the batch is split
  * into single events so the poison one is dead-lettered and the others still land.
  */
-export function persistBatch(deps: PersistBatchDeps): BatchHandler {
+export function persistBatch(deps: PersistBatchDeps): PersistBatchHandler {
   // Partitions this consumer created or saw; saves a catalogue lookup per batch.
   const knownPartitions = new Set<string>();
-  return async (messages) => {
-    const outcomes: Outcome[] = [];
-    const valid: Parsed[] = [];
-    for (const [index, msg] of messages.entries()) {
-      const parsed = parseEnvelope(msg.data);
-      if (!parsed.ok) outcomes[index] = rejectMessage(deps.logger, msg, parsed.code, parsed.message);
-      else if (parsed.event.tenant !== msg.tenant) {
-        outcomes[index] = rejectMessage(deps.logger, msg, 'TENANT_MISMATCH', `event of tenant ${parsed.event.tenant} consumed for ${msg.tenant} on ${msg.subject}`);
-      } else valid.push({ index, msg, event: parsed.event });
-    }
-    if (valid.length > 0) await store(deps, knownPartitions, valid, outcomes);
-    return messages.map((_, i) => outcomes[i] ?? retry('no outcome decided'));
+  return {
+    async prepare(messages) {
+      const valid: Parsed[] = [];
+      const rejected: Rejected[] = [];
+      for (const [index, msg] of messages.entries()) {
+        // It runs while the batch before commits: give that batch's I/O a turn now and then,
+        // or its BEGIN / statement / COMMIT would wait for the whole batch to be parsed.
+        if (index > 0 && index % PREPARE_SLICE === 0) await nextTurn();
+        const parsed = parseEnvelope(msg.data);
+        if (!parsed.ok) rejected.push({ index, reason: parsed.code, error: parsed.message });
+        else if (parsed.event.tenant !== msg.tenant) {
+          rejected.push({ index, reason: 'TENANT_MISMATCH', error: `event of tenant ${parsed.event.tenant} consumed for ${msg.tenant} on ${msg.subject}` });
+        } else valid.push({ index, msg, event: parsed.event });
+      }
+      if (valid.length > 0) await nextTurn();
+      return { valid, rejected, plan: valid.length > 0 ? planBatch(valid.map((p) => p.event)) : undefined };
+    },
+    async commit(prepared, messages) {
+      const outcomes: Outcome[] = [];
+      // Logged here, not in prepare: a prepared batch may be dropped and prepared again.
+      for (const r of prepared.rejected) outcomes[r.index] = rejectMessage(deps.logger, messages[r.index]!, r.reason, r.error);
+      if (prepared.plan !== undefined) await store(deps, knownPartitions, prepared.valid, prepared.plan, outcomes);
+      return messages.map((_, i) => outcomes[i] ?? retry('no outcome decided'));
+    },
   };
 }
 
-async function store(deps: PersistBatchDeps, known: Set<string>, batch: Parsed[], outcomes: Outcome[]): Promise<void> {
+async function store(deps: PersistBatchDeps, known: Set<string>, batch: Parsed[], plan: BatchPlan, outcomes: Outcome[]): Promise<void> {
   const tenant = batch[0]!.msg.tenant;
   const stopTimer = deps.metrics.insertDuration.startTimer({ tenant });
   try {
-    const { inserted } = await storeBatch(deps.pool, tenant, batch.map((p) => p.event), known);
+    const { inserted } = await writeBatch(deps.pool, tenant, plan, known);
     stopTimer();
     deps.metrics.batchSize.observe({ tenant }, batch.length);
+    const persisted = new Map<string, number>();
     for (const p of batch) {
       // A second copy in the same batch is a duplicate too: only the first one was stored.
       const fresh = inserted.delete(p.event.id);
-      deps.metrics.persisted.inc({ tenant, type: p.event.type, duplicate: String(!fresh) });
+      const key = `${p.event.type}\u0000${String(!fresh)}`;
+      persisted.set(key, (persisted.get(key) ?? 0) + 1);
       outcomes[p.index] = ack();
+    }
+    for (const [key, n] of persisted) {
+      const [type = '', duplicate = ''] = key.split('\u0000');
+      deps.metrics.persisted.inc({ tenant, type, duplicate }, n);
     }
   } catch (err) {
     stopTimer();
     const failure = classifyPostgresFailure(err);
     if (batch.length > 1 && (failure === 'bad-data' || failure === 'unknown')) {
       deps.logger.warn({ tenant, size: batch.length, err }, 'batch refused; storing its events one by one to isolate the cause');
-      for (const p of batch) await store(deps, known, [p], outcomes);
+      for (const p of batch) await store(deps, known, [p], planBatch([p.event]), outcomes);
       return;
     }
     for (const p of batch) outcomes[p.index] = onFailure(deps, p, err);

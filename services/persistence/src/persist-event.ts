@@ -10,7 +10,7 @@ export type PersistEventDeps = PersistBatchDeps;
 export function persistEvent(deps: PersistEventDeps): Handler {
   const batch = persistBatch(deps);
   return async (msg) => {
-    const [outcome] = await batch([msg]);
+    const [outcome] = await batch.commit(await batch.prepare([msg]), [msg]);
     if (outcome === undefined) throw new Error('batch handler answered no outcome');
     return outcome;
   };

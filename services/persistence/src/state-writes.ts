@@ -1,29 +1,55 @@
 import type { TenantQueryable } from '@switchyard/db';
 import type { EntityPatch, StateChanges } from './state-changes.ts';
 
-/**
- * Writes a batch's state changes, one bulk statement per table (rows passed as one JSON array
- * and expanded with jsonb_to_recordset). Every statement is an idempotent upsert whose conflict
- * rule is the same as the in-memory fold: newer-or-equal version wins, status only rises, the
- * first content wins unless an edit is newer. Runs inside the batch's transaction.
- */
-export async function writeStateChanges(tx: TenantQueryable, changes: StateChanges): Promise<void> {
-  // Onboarding first: "unknown" means unknown before this batch's own contacts and messages land.
-  if (changes.onboarding.size > 0) await writeOnboarding(tx, changes);
-  if (changes.contacts.size > 0) await writeEntities(tx, CONTACTS, changes.contacts);
-  if (changes.lidMappings.length > 0) await writeLidMappings(tx, changes);
-  if (changes.chats.size > 0) await writeEntities(tx, CHATS, changes.chats);
-  if (changes.groups.size > 0) await writeEntities(tx, GROUPS, changes.groups);
-  if (changes.participants.size > 0) await writeParticipants(tx, changes);
-  if (changes.messages.size > 0) await writeMessages(tx, changes);
-  if (changes.history.length > 0) await writeHistory(tx, changes);
-  if (changes.reactions.size > 0) await writeReactions(tx, changes);
-  if (changes.media.size > 0) await writeMedia(tx, changes);
+/** One SQL statement with its parameters, built ahead of the transaction that runs it. */
+export interface Statement {
+  text: string;
+  params: unknown[];
+  /**
+   * Updates rows an earlier statement of the same batch may have inserted (an edit of a message,
+   * a LID mapping of a contact), so it must run after them, as a statement of its own.
+   */
+  afterUpserts?: true;
 }
 
-const json = (rows: unknown[]): string => JSON.stringify(rows);
+/**
+ * A batch's state changes as statements, one bulk statement per table (rows passed as one JSON
+ * text and expanded with jsonb_to_recordset: Postgres parses the text once, faster than json_to_recordset or unnest of text arrays). Every statement is an
+ * idempotent upsert whose conflict rule is the same as the in-memory fold: newer-or-equal version
+ * wins, status only rises, the first content wins unless an edit is newer. Built outside the
+ * transaction (the consume loop prepares the next batch while the current one commits); run in
+ * this order inside the batch's transaction.
+ */
+export function stateStatements(changes: StateChanges): Statement[] {
+  const out: Statement[] = [];
+  // Onboarding first: "unknown" means unknown before this batch's own contacts and messages land.
+  if (changes.onboarding.size > 0) out.push(onboardingStatement(changes));
+  if (changes.contacts.size > 0) out.push(entityStatement(CONTACTS, changes.contacts));
+  if (changes.lidMappings.length > 0) out.push(lidMappingsStatement(changes));
+  if (changes.chats.size > 0) out.push(entityStatement(CHATS, changes.chats));
+  if (changes.groups.size > 0) out.push(entityStatement(GROUPS, changes.groups));
+  if (changes.participants.size > 0) out.push(participantsStatement(changes));
+  if (changes.messages.size > 0) out.push(...messageStatements(changes));
+  if (changes.history.length > 0) out.push(historyStatement(changes));
+  if (changes.reactions.size > 0) out.push(reactionsStatement(changes));
+  if (changes.media.size > 0) out.push(mediaStatement(changes));
+  return out;
+}
 
-async function writeMessages(tx: TenantQueryable, changes: StateChanges): Promise<void> {
+/** Runs a batch's state statements in order, inside its transaction. */
+export async function runStatements(tx: TenantQueryable, statements: readonly Statement[]): Promise<void> {
+  for (const statement of statements) await tx.query(statement.text, statement.params);
+}
+
+/** Writes a batch's state changes (see `stateStatements`). */
+export async function writeStateChanges(tx: TenantQueryable, changes: StateChanges): Promise<void> {
+  await runStatements(tx, stateStatements(changes));
+}
+
+/** A statement whose one parameter is `rows` as a JSON array (expanded by jsonb_to_recordset). */
+const statement = (text: string, rows: unknown[], options: { afterUpserts?: true } = {}): Statement => ({ text, params: [JSON.stringify(rows)], ...options });
+
+function messageStatements(changes: StateChanges): Statement[] {
   const rows = [...changes.messages.values()].map((p) => ({
     instance: p.instance,
     message_id: p.message_id,
@@ -37,7 +63,7 @@ async function writeMessages(tx: TenantQueryable, changes: StateChanges): Promis
     deleted_by_jid: p.deletion?.deleted_by_jid ?? null,
     deleted_by_lid: p.deletion?.deleted_by_lid ?? null,
   }));
-  await tx.query(
+  const upsert = statement(
     `INSERT INTO :SCHEMA.messages AS m (instance, message_id, chat_jid, chat_lid, sender_jid, sender_lid, from_me, push_name,
        message_type, text, media, quoted_message_id, sent_at, content_event_id, status, status_rank, status_at,
        deleted_at, deleted_scope, deleted_by_jid, deleted_by_lid)
@@ -74,15 +100,17 @@ async function writeMessages(tx: TenantQueryable, changes: StateChanges): Promis
        deleted_by_jid = coalesce(m.deleted_by_jid, excluded.deleted_by_jid),
        deleted_by_lid = coalesce(m.deleted_by_lid, excluded.deleted_by_lid),
        updated_at = now()`,
-    [json(rows)],
+    rows,
   );
   const edits = [...changes.messages.values()].flatMap((p) =>
     p.edit === undefined ? [] : [{ instance: p.instance, message_id: p.message_id, ...p.edit }],
   );
-  if (edits.length === 0) return;
+  if (edits.length === 0) return [upsert];
   // Edits after the upsert, so the row exists; only a newer edit replaces the content.
-  await tx.query(
-    `UPDATE :SCHEMA.messages AS m SET
+  return [
+    upsert,
+    statement(
+      `UPDATE :SCHEMA.messages AS m SET
        message_type = CASE WHEN m.edited_at IS NULL OR r.edited_at > m.edited_at THEN coalesce(r.message_type, m.message_type) ELSE m.message_type END,
        text = CASE WHEN m.edited_at IS NULL OR r.edited_at > m.edited_at THEN coalesce(r.text, m.text) ELSE m.text END,
        media = CASE WHEN m.edited_at IS NULL OR r.edited_at > m.edited_at THEN coalesce(r.media, m.media) ELSE m.media END,
@@ -92,18 +120,20 @@ async function writeMessages(tx: TenantQueryable, changes: StateChanges): Promis
      FROM jsonb_to_recordset($1::jsonb) AS r(instance text, message_id text, edited_at timestamptz, message_type text,
        text text, media jsonb, count int)
      WHERE m.instance = r.instance AND m.message_id = r.message_id`,
-    [json(edits)],
-  );
+      edits,
+      { afterUpserts: true },
+    ),
+  ];
 }
 
-async function writeHistory(tx: TenantQueryable, changes: StateChanges): Promise<void> {
-  await tx.query(
+function historyStatement(changes: StateChanges): Statement {
+  return statement(
     `INSERT INTO :SCHEMA.message_history (instance, message_id, event_id, kind, status, participant_jid, participant_lid, at, detail)
      SELECT instance, message_id, event_id, kind, status, participant_jid, participant_lid, at, detail
        FROM jsonb_to_recordset($1::jsonb) AS r(instance text, message_id text, event_id text, kind text, status text,
          participant_jid text, participant_lid text, at timestamptz, detail jsonb)
      ON CONFLICT DO NOTHING`,
-    [json(changes.history)],
+    changes.history,
   );
 }
 
@@ -119,7 +149,7 @@ const CONTACTS: EntityTable = { table: 'contacts', key: 'contact_jid', lid: 'con
 const GROUPS: EntityTable = { table: 'groups', key: 'group_jid' };
 
 /** Chats, contacts, groups: attrs merged (a null clears), applied only if not older than the row. */
-async function writeEntities(tx: TenantQueryable, spec: EntityTable, patches: Map<string, EntityPatch>): Promise<void> {
+function entityStatement(spec: EntityTable, patches: Map<string, EntityPatch>): Statement {
   const rows = [...patches.values()].map((p) => ({
     instance: p.instance,
     key: p.key,
@@ -132,7 +162,7 @@ async function writeEntities(tx: TenantQueryable, spec: EntityTable, patches: Ma
   }));
   const extra = [spec.lid, spec.phone].filter((c): c is string => c !== undefined);
   const source = [spec.lid ? 'lid' : undefined, spec.phone ? 'phone' : undefined].filter((c): c is string => c !== undefined);
-  await tx.query(
+  return statement(
     `INSERT INTO :SCHEMA.${spec.table} AS t (instance, ${spec.key}, ${extra.map((c) => `${c}, `).join('')}attrs, deleted_at, version_at, version_seq)
      SELECT instance, key, ${source.map((c) => `${c}, `).join('')}attrs, deleted_at, version_at, version_seq
        FROM jsonb_to_recordset($1::jsonb) AS r(instance text, key text, lid text, phone text, attrs jsonb,
@@ -145,23 +175,24 @@ async function writeEntities(tx: TenantQueryable, spec: EntityTable, patches: Ma
        version_seq = excluded.version_seq,
        updated_at = now()
      WHERE (t.version_at, t.version_seq) <= (excluded.version_at, excluded.version_seq)`,
-    [json(rows)],
+    rows,
   );
 }
 
-async function writeLidMappings(tx: TenantQueryable, changes: StateChanges): Promise<void> {
+function lidMappingsStatement(changes: StateChanges): Statement {
   // Both directions: a contact known by its phone JID learns its LID, and the other way round.
-  await tx.query(
+  return statement(
     `UPDATE :SCHEMA.contacts AS c SET contact_lid = r.lid, phone_jid = r.pn, updated_at = now()
        FROM jsonb_to_recordset($1::jsonb) AS r(instance text, lid text, pn text)
       WHERE c.instance = r.instance AND (c.contact_jid = r.pn OR c.contact_jid = r.lid)`,
-    [json(changes.lidMappings)],
+    changes.lidMappings,
+    { afterUpserts: true },
   );
 }
 
-async function writeParticipants(tx: TenantQueryable, changes: StateChanges): Promise<void> {
+function participantsStatement(changes: StateChanges): Statement {
   const rows = [...changes.participants.values()].map(({ version, ...row }) => ({ ...row, version_at: version.at, version_seq: version.seq }));
-  await tx.query(
+  return statement(
     `INSERT INTO :SCHEMA.group_participants AS p (instance, group_jid, participant_jid, participant_lid, admin, active, version_at, version_seq)
      SELECT instance, group_jid, participant_jid, participant_lid, admin, active, version_at, version_seq
        FROM jsonb_to_recordset($1::jsonb) AS r(instance text, group_jid text, participant_jid text, participant_lid text,
@@ -171,13 +202,13 @@ async function writeParticipants(tx: TenantQueryable, changes: StateChanges): Pr
        admin = excluded.admin, active = excluded.active,
        version_at = excluded.version_at, version_seq = excluded.version_seq, updated_at = now()
      WHERE (p.version_at, p.version_seq) <= (excluded.version_at, excluded.version_seq)`,
-    [json(rows)],
+    rows,
   );
 }
 
-async function writeReactions(tx: TenantQueryable, changes: StateChanges): Promise<void> {
+function reactionsStatement(changes: StateChanges): Statement {
   const rows = [...changes.reactions.values()].map(({ version, ...row }) => ({ ...row, version_at: version.at, version_seq: version.seq }));
-  await tx.query(
+  return statement(
     `INSERT INTO :SCHEMA.reactions AS x (instance, message_id, reactor, reactor_lid, chat_jid, reaction_id, text, removed, reacted_at, version_at, version_seq)
      SELECT instance, message_id, reactor, reactor_lid, chat_jid, reaction_id, text, removed, reacted_at, version_at, version_seq
        FROM jsonb_to_recordset($1::jsonb) AS r(instance text, message_id text, reactor text, reactor_lid text, chat_jid text,
@@ -186,12 +217,12 @@ async function writeReactions(tx: TenantQueryable, changes: StateChanges): Promi
        reactor_lid = coalesce(excluded.reactor_lid, x.reactor_lid), reaction_id = excluded.reaction_id, text = excluded.text,
        removed = excluded.removed, reacted_at = excluded.reacted_at, version_at = excluded.version_at, version_seq = excluded.version_seq
      WHERE x.reacted_at <= excluded.reacted_at`,
-    [json(rows)],
+    rows,
   );
 }
 
-async function writeMedia(tx: TenantQueryable, changes: StateChanges): Promise<void> {
-  await tx.query(
+function mediaStatement(changes: StateChanges): Statement {
+  return statement(
     `INSERT INTO :SCHEMA.media AS d (instance, message_id, kind, mimetype, file_length, file_name, descriptor, storage_url, sha256, size,
        stored_event_id, stored_at)
      SELECT instance, message_id, kind, mimetype, file_length, file_name, descriptor, storage_url, sha256, size, stored_event_id, stored_at
@@ -203,25 +234,27 @@ async function writeMedia(tx: TenantQueryable, changes: StateChanges): Promise<v
        storage_url = coalesce(excluded.storage_url, d.storage_url), sha256 = coalesce(excluded.sha256, d.sha256),
        size = coalesce(excluded.size, d.size), stored_event_id = coalesce(excluded.stored_event_id, d.stored_event_id),
        stored_at = coalesce(excluded.stored_at, d.stored_at), updated_at = now()`,
-    [json([...changes.media.values()])],
+    [...changes.media.values()],
   );
 }
 
-async function writeOnboarding(tx: TenantQueryable, changes: StateChanges): Promise<void> {
+function onboardingStatement(changes: StateChanges): Statement {
   // Unknown = no contact row under either JID and no earlier message in that chat.
-  await tx.query(
+  return statement(
     `INSERT INTO :SCHEMA.onboarding AS o (instance, contact_jid, contact_lid, push_name, chat_jid, first_message_id, first_event_id, first_message_at)
      SELECT r.instance, r.contact_jid, r.contact_lid, r.push_name, r.chat_jid, r.first_message_id, r.first_event_id, r.first_message_at
        FROM jsonb_to_recordset($1::jsonb) AS r(instance text, contact_jid text, contact_lid text, push_name text, chat_jid text,
          first_message_id text, first_event_id text, first_message_at timestamptz)
-      WHERE NOT EXISTS (SELECT 1 FROM :SCHEMA.contacts c WHERE c.instance = r.instance
-                          AND (c.contact_jid IN (r.contact_jid, r.contact_lid) OR c.contact_lid IN (r.contact_jid, r.contact_lid)
-                               OR c.phone_jid = r.contact_jid))
+      -- One NOT EXISTS per column, not one with ORs across them: each then finds its index (or a
+      -- hash join) instead of comparing every batch row with every contact of the instance.
+      WHERE NOT EXISTS (SELECT 1 FROM :SCHEMA.contacts c WHERE c.instance = r.instance AND c.contact_jid IN (r.contact_jid, r.contact_lid))
+        AND NOT EXISTS (SELECT 1 FROM :SCHEMA.contacts c WHERE c.instance = r.instance AND c.contact_lid IN (r.contact_jid, r.contact_lid))
+        AND NOT EXISTS (SELECT 1 FROM :SCHEMA.contacts c WHERE c.instance = r.instance AND c.phone_jid = r.contact_jid)
         AND NOT EXISTS (SELECT 1 FROM :SCHEMA.messages m WHERE m.instance = r.instance AND m.chat_jid = r.chat_jid
                           AND m.message_id <> r.first_message_id AND m.sent_at < r.first_message_at)
      ON CONFLICT (instance, contact_jid) DO UPDATE SET
        first_message_id = excluded.first_message_id, first_event_id = excluded.first_event_id, first_message_at = excluded.first_message_at
      WHERE excluded.first_message_at < o.first_message_at`,
-    [json([...changes.onboarding.values()])],
+    [...changes.onboarding.values()],
   );
 }

@@ -95,6 +95,36 @@ describe('storeBatch', () => {
     expect(rows.rows).toEqual([{ contact_jid: stranger, first_message_id: 'ONB1' }]);
   });
 
+  it('applies edits and LID mappings after the upserts of the same batch', async () => {
+    const contact = '5511944443333@s.whatsapp.net';
+    await storeBatch(pool, tenant, [
+      envelope(tenant, 'message.sent', message('AFTER1', '2026-01-06T10:00:00Z')),
+      envelope(tenant, 'message.edited', { message_id: 'AFTER1', chat_jid: chat, from_me: true, timestamp: '2026-01-06T10:05:00Z', text: 'edited text' }),
+      envelope(tenant, 'contact.upserted', { contact_jid: contact, name: 'Bia' }),
+      envelope(tenant, 'lid.mapped', { lid: '944443333@lid', pn: contact }),
+    ]);
+    const msg = (await db().query(`SELECT text, edit_count FROM :SCHEMA.messages WHERE message_id = 'AFTER1'`)).rows[0];
+    expect(msg).toMatchObject({ text: 'edited text', edit_count: 1 });
+    const row = (await db().query(`SELECT contact_lid FROM :SCHEMA.contacts WHERE contact_jid = $1`, [contact])).rows[0];
+    expect(row?.['contact_lid']).toBe('944443333@lid');
+  });
+
+  it('projects only the new events of a batch that overlaps one stored before', async () => {
+    const edit = envelope(tenant, 'message.edited', { message_id: 'OVER1', chat_jid: chat, from_me: true, timestamp: '2026-01-07T10:05:00Z', text: 'edit 1' });
+    await storeBatch(pool, tenant, [envelope(tenant, 'message.sent', message('OVER1', '2026-01-07T10:00:00Z')), edit]);
+    // The redelivered edit is in the batch again, beside a new message: the edit must not count twice.
+    const fresh = envelope(tenant, 'message.sent', message('OVER2', '2026-01-07T10:06:00Z'));
+    const result = await storeBatch(pool, tenant, [edit, fresh]);
+    expect([...result.inserted]).toEqual([fresh.id]);
+    const rows = await db().query(`SELECT message_id, edit_count FROM :SCHEMA.messages WHERE message_id IN ('OVER1', 'OVER2') ORDER BY 1`);
+    expect(rows.rows).toEqual([
+      { message_id: 'OVER1', edit_count: 1 },
+      { message_id: 'OVER2', edit_count: 0 },
+    ]);
+    const logged = await db().query(`SELECT count(*)::int AS n FROM :SCHEMA.events WHERE id = ANY($1)`, [[edit.id, fresh.id]]);
+    expect(logged.rows[0]?.['n']).toBe(2);
+  });
+
   it('puts each event in the partition of its month, creating months on demand', async () => {
     const old = envelope(tenant, 'message.received', message('PART1', '2019-03-05T10:00:00Z', { from_me: false }), { occurred_at: '2019-03-05T10:00:00Z' });
     await storeBatch(pool, tenant, [old]);
