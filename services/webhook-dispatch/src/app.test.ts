@@ -144,6 +144,7 @@ describe('webhook-dispatch service', () => {
 
     await hook.waitFor(2, (req) => req.path === '/all');
     await hook.waitFor(1, (req) => req.path === '/messages');
+    await hook.waitFor(1, (req) => req.path === '/sessions');
     await acked(tenant, received);
     const idsAt = (path: string) => hook.requests.filter((req) => req.path === path).map((req) => req.headers['webhook-id']);
     expect(idsAt('/messages')).toEqual([received.id]);

@@ -1,5 +1,5 @@
 import { listEndpoints } from '@switchyard/db';
-import { ensureStream, webhooksStreamConfig } from '@switchyard/nats';
+import { DEFAULT_RETRY_BACKOFF_MS, ensureStream, startTenantBatchConsumers, webhooksStreamConfig } from '@switchyard/nats';
 import { startService, type RunningService } from '@switchyard/service';
 import type { Logger } from '@switchyard/runtime';
 import type { WebhookDispatchConfig } from './config.ts';
@@ -12,6 +12,10 @@ import { EndpointWorkers } from './endpoint-workers.ts';
 import { fanOut } from './fan-out.ts';
 import { webhookMetrics } from './metrics.ts';
 
+const FAN_OUT_MAX_DELIVER = 100;
+/** Leases of the fan-out's tenant partitions (and with them the tenants' endpoint workers). */
+export const FAN_OUT_PARTITION_BUCKET = 'switchyard_webhook_partitions';
+
 export interface WebhookDispatchOptions {
   logger?: Logger;
   tenantBucket?: string;
@@ -19,9 +23,10 @@ export interface WebhookDispatchOptions {
 
 /**
  * Webhook dispatch, in two stages so one endpoint never affects another:
- * 1. fan-out — one durable per tenant on EVENTS publishes a delivery per matching endpoint to
- *    WEBHOOKS (`v1.webhooks.<tenant>.<endpoint>.<instance>`);
- * 2. delivery — one durable per endpoint on WEBHOOKS POSTs, signed, in per-instance order,
+ * 1. fan-out — one durable per tenant on EVENTS, read in batches by the replica owning the
+ *    tenant's partition, publishes a delivery per matching endpoint to WEBHOOKS
+ *    (`v1.webhooks.<tenant>.<endpoint>.<instance>`);
+ * 2. delivery — one durable per endpoint on WEBHOOKS, run by the same owner, POSTs, signed, in per-instance order,
  *    retrying on the endpoint's schedule behind its circuit breaker and limits, logging every
  *    attempt in the tenant's schema, dead-lettering after the last.
  * Plus the endpoint and delivery-log API.
@@ -40,6 +45,16 @@ export function startWebhookDispatch(config: WebhookDispatchConfig, options: Web
         ttlMs: config.WEBHOOK_ENDPOINT_CACHE_TTL,
         load: (tenant) => listEndpoints(ctx.pool, tenant, { enabledOnly: true }),
       });
+      // One replica at a time fans out and delivers a tenant's events — the owner of the tenant's
+      // partition — so order per instance holds with many events in flight (docs/architecture.md).
+      const ownership = await ctx.ownPartitions({
+        bucket: FAN_OUT_PARTITION_BUCKET,
+        name: 'webhook-dispatch',
+        partitions: config.WEBHOOK_PARTITIONS,
+        ttlMs: config.WEBHOOK_LEASE_TTL,
+        claimIntervalMs: Math.max(200, config.WEBHOOK_LEASE_TTL / 5),
+        rebalanceStep: Math.ceil(config.WEBHOOK_PARTITIONS / 8),
+      });
       let tenants: () => string[] = () => [];
       const workers = new EndpointWorkers({
         js: ctx.js,
@@ -51,15 +66,41 @@ export function startWebhookDispatch(config: WebhookDispatchConfig, options: Web
         config,
         log,
         tenants: () => tenants(),
+        owns: (tenant) => ownership.ownsName(tenant),
         onEndpointChanged: (tenant) => endpoints.invalidate(tenant),
+      });
+      // A partition given up stops its tenants' endpoint workers before the lease goes (listeners
+      // are awaited); one acquired gets them at once rather than at the next periodic reconcile.
+      ownership.listen(async (change) => {
+        if (change.kind === 'released') await workers.stopUnowned();
+        else workers.reconcileAll().catch((err: unknown) => ctx.logger.error({ err }, 'endpoint reconcile failed'));
       });
       // Registered before the fan-out consumers, so on shutdown both stop together (stop-intake
       // runs its steps side by side) and waiting deliveries are handed back, not waited out.
       ctx.onShutdown('stop-intake', 'endpoint workers', () => workers.stop());
-      const fanOutConsumers = await ctx.consumeTenants('events', () => fanOut({ js: ctx.js, endpoints, workers, metrics, logger: ctx.logger }), {
-        // -1 would turn dead-letters into retries; a fan-out only fails on NATS or Postgres trouble.
-        maxDeliver: 100,
+      // -1 would turn dead-letters into retries; a fan-out only fails on NATS or Postgres trouble.
+      const maxDeliver = FAN_OUT_MAX_DELIVER;
+      const retryBackoffMs = [...DEFAULT_RETRY_BACKOFF_MS];
+      // Order per instance into WEBHOOKS needs one reader per tenant across replicas: the owner
+      // of the tenant's partition, started after the takeover fence, stopped before the lease goes.
+      const fanOutConsumers = await startTenantBatchConsumers({
+        js: ctx.js,
+        jsm: ctx.jsm,
+        service: SERVICE,
+        kind: 'events',
+        logger: ctx.logger,
+        registry: ctx.registry,
+        ownership,
+        // A fresh handler per start, so its per-instance holds never outlive an ownership period.
+        handlerFor: () => fanOut({ js: ctx.js, endpoints, workers, metrics, logger: ctx.logger, maxDeliver, retryBackoffMs }),
+        batchSize: config.WEBHOOK_FANOUT_BATCH_SIZE,
+        maxWaitMs: config.WEBHOOK_FANOUT_BATCH_WAIT,
+        maxDeliver,
+        retryBackoffMs,
+        ackWaitMs: config.WEBHOOK_ACK_WAIT,
+        ...(options.tenantBucket !== undefined ? { bucket: options.tenantBucket } : {}),
       });
+      ctx.onShutdown('stop-intake', 'fan-out consumers', () => fanOutConsumers.stop());
       tenants = () => fanOutConsumers.tenants();
       await workers.reconcileAll();
       workers.start(Math.max(config.WEBHOOK_ENDPOINT_CACHE_TTL, 1_000));

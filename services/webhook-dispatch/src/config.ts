@@ -30,8 +30,18 @@ export const webhookDispatchConfigSchema = z
     WEBHOOK_ENDPOINT_RATE_LIMIT: envInt({ min: 0, max: 100_000, default: 0 }).describe('Default requests started per second per endpoint (0: no rate limit)'),
     /** Deliveries pulled per endpoint and waiting in per-instance order; bounds memory per endpoint. */
     WEBHOOK_ENDPOINT_WINDOW: envInt({ min: 1, max: 10_000, default: 256 }).describe('Deliveries held in memory per endpoint (queued behind their instance\'s earlier events)'),
-    /** A crashed replica's deliveries return to the others after this; a live one keeps extending it. */
-    WEBHOOK_ACK_WAIT: envDuration('30s').describe('How long a delivery stays with a replica that stopped heartbeating before another gets it'),
+    /** Each batch costs one round trip to WEBHOOKS however many events it holds; bounds the PubAcks in flight per tenant. */
+    WEBHOOK_FANOUT_BATCH_SIZE: envInt({ min: 1, max: 1000, default: 256 }).describe('EVENTS messages fanned out per batch (instances side by side, each instance one PubAck round trip per event)'),
+    /** Only waited once a batch has its first event and the next are not there yet: the latency a quiet tenant pays. */
+    WEBHOOK_FANOUT_BATCH_WAIT: envDuration('5ms').describe('How long a fan-out batch waits for more events after its first'),
+    /** Fixed per deployment: a tenant's partition is a hash of its id modulo this. */
+    WEBHOOK_PARTITIONS: envInt({ min: 1, max: 4096, default: 64 }).describe(
+      'Partitions of tenants for fan-out and delivery ownership across replicas (change only with every replica stopped)',
+    ),
+    /** A dead replica's tenants move after about this, plus the takeover fence (up to WEBHOOK_ACK_WAIT). */
+    WEBHOOK_LEASE_TTL: envDuration('10s').describe('Partition lease TTL: how long a dead replica\'s tenants wait before another replica takes them'),
+    /** A crashed replica's deliveries (and events being fanned out) return to the next owner after this; a live one keeps extending it. */
+    WEBHOOK_ACK_WAIT: envDuration('30s').describe('How long a delivery, or an event being fanned out, stays with a replica that stopped heartbeating before another gets it'),
     /** The longest `Retry-After` honoured; a receiver asking for more gets retried after this. */
     WEBHOOK_RETRY_AFTER_MAX: envDuration('1h').describe('Upper bound on a receiver\'s Retry-After (429/503)'),
     /** CB_*: names kept from the platform's earlier dispatcher so existing runbooks still apply. */
@@ -42,6 +52,9 @@ export const webhookDispatchConfigSchema = z
   .superRefine((config, ctx) => {
     if (config.WEBHOOK_RETRY_DELAYS.length > 99) {
       ctx.addIssue({ code: 'custom', path: ['WEBHOOK_RETRY_DELAYS'], message: 'at most 99 retry delays' });
+    }
+    if (config.WEBHOOK_LEASE_TTL < 1_000) {
+      ctx.addIssue({ code: 'custom', path: ['WEBHOOK_LEASE_TTL'], message: 'at least 1s, so leases can be renewed in time' });
     }
     if (config.WEBHOOK_ACK_WAIT < 1_000) {
       ctx.addIssue({ code: 'custom', path: ['WEBHOOK_ACK_WAIT'], message: 'at least 1s, so heartbeats can keep a delivery' });

@@ -4,7 +4,8 @@ import { ack, deadLetter, retry, WEBHOOK_HEADERS, type Handler, type InboundMess
 import type { Logger } from '@switchyard/runtime';
 import { isValidInstanceId } from '@switchyard/schema';
 import type { CircuitBreaker } from './circuit-breaker.ts';
-import { toDlqAttempts, type DeliveryLog, type DeliveryRecord, type DeliveryStatus } from './delivery-log.ts';
+import { toDlqAttempts, type Begun, type DeliveryLog, type DeliveryRecord, type DeliveryStatus } from './delivery-log.ts';
+import type { EndpointConnections } from './endpoint-connections.ts';
 import type { InstanceLanes } from './instance-lanes.ts';
 import type { RateLimiter, Semaphore } from './limiter.ts';
 import { countDelivery, type WebhookMetrics } from './metrics.ts';
@@ -13,6 +14,9 @@ import { isBreakerFailure, judge } from './retry-policy.ts';
 import type { AllowList } from './ssrf-guard.ts';
 
 export const SERVICE = 'webhook-dispatch';
+
+/** A handed-back delivery is due again after this: long enough for the worker to have stopped reading. */
+const HAND_BACK_MS = 1_000;
 
 /** A disabled endpoint's delivery comes back after this (its worker is being stopped meanwhile). */
 const DISABLED_HOLD_MS = 5_000;
@@ -31,6 +35,8 @@ export interface EndpointDeliveryDeps {
   breaker?: CircuitBreaker;
   semaphore: Semaphore;
   rate?: RateLimiter;
+  /** The endpoint's kept-alive connections. */
+  connections?: EndpointConnections;
   lanes: InstanceLanes;
   /** Aborted when this endpoint's worker stops: waits end and the message goes back to JetStream. */
   signal: AbortSignal;
@@ -51,14 +57,32 @@ interface DeliveryMeta {
  * message stays unacked, heartbeated), with every attempt written to the delivery log first.
  * That keeps per-instance order without re-pulling, and a restart resumes from the log. Acked on
  * a 2xx; dead-lettered with the full attempt history after the last attempt.
+ *
+ * Only the HTTP exchange holds the instance's turn: the delivery is registered in the log as it
+ * arrives (concurrently with the deliveries ahead of it), and a 2xx is written to the log after
+ * the next event of the instance has been let go; the message is acked once it is written. So a
+ * busy instance pays one HTTP round trip per event, not three round trips. (A crash between a 2xx
+ * and its log write re-sends that event, possibly after a later one: a duplicate by webhook-id,
+ * like every at-least-once redelivery; the first arrivals stay in order.)
  */
 export function deliverToEndpoint(deps: EndpointDeliveryDeps): Handler {
   return async (msg: InboundMessage): Promise<Outcome> => {
     const meta = readMeta(msg);
     if (typeof meta === 'string') return deadLetter('SCHEMA_INVALID', meta);
-    return deps.lanes.run(meta.instance, () => deliverOne(deps, msg, meta));
+    if (deps.signal.aborted) return handBack();
+    const key = { tenant: deps.tenant, endpointId: deps.endpoint().id, eventId: meta.eventId, streamSeq: msg.streamSeq };
+    const begun = deps.log.begin({ ...key, eventType: meta.eventType, instance: meta.instance, seq: meta.seq });
+    // Awaited in the lane; this keeps a failure while waiting from counting as unhandled.
+    begun.catch(() => undefined);
+    const turn = await deps.lanes.run(meta.instance, () => deliverOne(deps, key, meta, msg.data, begun));
+    return 'settled' in turn ? turn.settled : turn;
   };
 }
+
+/** What a delivery's turn in its lane ends with: the outcome, or one still being written. */
+type Turn = Outcome | { settled: Promise<Outcome> };
+
+type Key = { tenant: string; endpointId: string; eventId: string; streamSeq: number };
 
 function readMeta(msg: InboundMessage): DeliveryMeta | string {
   const header = (name: string): string | undefined => msg.headers[name]?.[0];
@@ -72,12 +96,11 @@ function readMeta(msg: InboundMessage): DeliveryMeta | string {
   return { eventId, eventType, instance, seq };
 }
 
-async function deliverOne(deps: EndpointDeliveryDeps, msg: InboundMessage, meta: DeliveryMeta): Promise<Outcome> {
+async function deliverOne(deps: EndpointDeliveryDeps, key: Key, meta: DeliveryMeta, body: Uint8Array, begin: Promise<Begun>): Promise<Turn> {
   const { signal } = deps;
   if (signal.aborted) return handBack();
-  const endpointId = deps.endpoint().id;
-  const key = { tenant: deps.tenant, endpointId, eventId: meta.eventId, streamSeq: msg.streamSeq };
-  const begun = await deps.log.begin({ ...key, eventType: meta.eventType, instance: meta.instance, seq: meta.seq });
+  const { endpointId } = key;
+  const begun = await begin;
   switch (begun.kind) {
     case 'delivered':
     case 'superseded':
@@ -95,7 +118,7 @@ async function deliverOne(deps: EndpointDeliveryDeps, msg: InboundMessage, meta:
       if (wait > 0) await sleep(wait, undefined, { signal });
       const endpoint = deps.endpoint();
       if (!endpoint.enabled) return retry(`endpoint ${endpoint.id} is disabled`, DISABLED_HOLD_MS);
-      const result = await attempt(deps, endpoint, meta, msg.data);
+      const result = await attempt(deps, endpoint, meta, body);
       if (result === undefined) return handBack();
       const attempts = record.attempts + 1;
       const verdict = judge(result, {
@@ -108,9 +131,13 @@ async function deliverOne(deps: EndpointDeliveryDeps, msg: InboundMessage, meta:
         deps.log.recordAttempt(key, { number: attempts, at, result }, { status, nextAttemptAt });
       switch (verdict.kind) {
         case 'delivered':
-          await save('delivered', null);
-          deps.metrics.settled.inc({ tenant: deps.tenant, result: 'delivered' });
-          return ack();
+          // Written after the lane moved on (see deliverToEndpoint); acked once written.
+          return {
+            settled: save('delivered', null).then(() => {
+              deps.metrics.settled.inc({ tenant: deps.tenant, result: 'delivered' });
+              return ack();
+            }),
+          };
         case 'gone': {
           await save('retrying', null);
           const reason = `receiver answered 410 Gone to event ${meta.eventId}`;
@@ -148,7 +175,7 @@ async function attempt(deps: EndpointDeliveryDeps, endpoint: Endpoint, meta: Del
     await deps.semaphore.acquire(signal);
     try {
       await deps.rate?.take(signal);
-      result = await postWebhook(endpoint, { eventId: meta.eventId, body }, { allow: deps.allow, signal });
+      result = await postWebhook(endpoint, { eventId: meta.eventId, body }, { allow: deps.allow, signal, ...(deps.connections ? { connections: deps.connections } : {}) });
     } finally {
       deps.semaphore.release();
     }
@@ -168,7 +195,10 @@ async function exhausted(deps: EndpointDeliveryDeps, key: { tenant: string; endp
   return deadLetter('MAX_DELIVERIES', `${history.length} attempts to ${key.endpointId} failed; last: ${error}`, toDlqAttempts(SERVICE, history, key.endpointId));
 }
 
-// Stopping (shutdown or the endpoint went away): give the message back at once for another replica.
+// Stopping (shutdown, the tenant moved, the endpoint went away): give the message back. With a
+// delay rather than at once: JetStream redelivers what comes due in stream order, whereas
+// immediate hand-backs are redelivered in the order they were handed back, and a later event of
+// an instance must never reach the next reader ahead of an earlier one.
 function handBack(): Outcome {
-  return retry('webhook-dispatch worker stopping; delivery handed back', 0);
+  return retry('webhook-dispatch worker stopping; delivery handed back', HAND_BACK_MS);
 }

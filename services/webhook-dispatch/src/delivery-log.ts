@@ -1,5 +1,6 @@
 import { forTenant, type Pool } from '@switchyard/db';
 import type { Attempt } from '@switchyard/schema';
+import { Coalescer } from './coalescer.ts';
 import type { DeliveryResult } from './post-webhook.ts';
 
 export type DeliveryStatus = 'pending' | 'retrying' | 'delivered' | 'exhausted';
@@ -54,8 +55,34 @@ export type Begun =
   | { kind: 'superseded' }
   | { kind: 'exhausted'; record: DeliveryRecord };
 
-const COLUMNS = `endpoint_id, event_id, event_type, instance, seq, stream_seq, status, attempts, next_attempt_at,
-  last_status, last_error, created_at, updated_at, delivered_at`;
+const COLUMN_NAMES = [
+  'endpoint_id', 'event_id', 'event_type', 'instance', 'seq', 'stream_seq', 'status', 'attempts', 'next_attempt_at',
+  'last_status', 'last_error', 'created_at', 'updated_at', 'delivered_at',
+] as const;
+const COLUMNS = COLUMN_NAMES.join(', ');
+
+function prefixed(alias: string): string {
+  return COLUMN_NAMES.map((name) => `${alias}.${name}`).join(', ');
+}
+
+interface AttemptInput {
+  key: DeliveryKey & { streamSeq: number };
+  attempt: { number: number; at: Date; result: DeliveryResult };
+  next: { status: DeliveryStatus; nextAttemptAt: Date | null };
+}
+
+function deliveryKey(key: { endpointId: string; eventId: string }): string {
+  return `${key.endpointId}\u0000${key.eventId}`;
+}
+
+function coalescerFor<C>(map: Map<string, C>, tenant: string, create: () => C): C {
+  let found = map.get(tenant);
+  if (found === undefined) {
+    found = create();
+    map.set(tenant, found);
+  }
+  return found;
+}
 
 /**
  * The delivery log in the tenant's schema. It is also where retry progress survives a restart:
@@ -63,30 +90,61 @@ const COLUMNS = `endpoint_id, event_id, event_type, instance, seq, stream_seq, s
  * replica that picks the message up again continues the schedule where it stood.
  */
 export class DeliveryLog {
+  readonly #begins = new Map<string, Coalescer<BeginInput, DeliveryRecord>>();
+  readonly #attempts = new Map<string, Coalescer<AttemptInput, void>>();
+
   constructor(private readonly pool: Pool) {}
 
   /**
    * Registers the arrival of a delivery message. A message newer than the log's (a manual
    * re-send) starts a new run; the same message continues its run; an older one is superseded.
+   * Arrivals at the same time share one statement (see Coalescer).
    */
   async begin(input: BeginInput): Promise<Begun> {
-    const db = forTenant(this.pool, input.tenant);
-    const result = await db.query<Record<string, unknown>>(
-      `INSERT INTO :SCHEMA.webhook_deliveries (endpoint_id, event_id, event_type, instance, seq, stream_seq)
-       VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (endpoint_id, event_id) DO UPDATE
-         SET stream_seq = EXCLUDED.stream_seq, status = 'pending', attempts = 0, next_attempt_at = NULL, updated_at = now()
-         WHERE webhook_deliveries.stream_seq < EXCLUDED.stream_seq
-       RETURNING ${COLUMNS}`,
-      [input.endpointId, input.eventId, input.eventType, input.instance, input.seq, input.streamSeq],
-    );
-    const inserted = result.rows[0];
-    const record = inserted ? toRecord(inserted) : await this.get(input);
-    if (record === undefined) throw new Error(`delivery ${input.eventId} → ${input.endpointId} vanished`);
+    const record = await coalescerFor(this.#begins, input.tenant, () => new Coalescer<BeginInput, DeliveryRecord>({ run: (inputs) => this.#beginAll(input.tenant, inputs), keyOf: deliveryKey })).submit(input);
     if (record.streamSeq > input.streamSeq) return { kind: 'superseded' };
     if (record.status === 'delivered') return { kind: 'delivered' };
     if (record.status === 'exhausted') return { kind: 'exhausted', record };
     return { kind: 'run', record };
+  }
+
+  // The existing rows come from the statement's snapshot, so a row the upsert changed is taken
+  // from what the upsert returned and the snapshot's older version is left out.
+  async #beginAll(tenant: string, inputs: BeginInput[]): Promise<DeliveryRecord[]> {
+    const result = await forTenant(this.pool, tenant).query<Record<string, unknown>>(
+      `WITH input AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])
+           AS i (endpoint_id, event_id, event_type, instance, seq, stream_seq)
+       ), upserted AS (
+         INSERT INTO :SCHEMA.webhook_deliveries (endpoint_id, event_id, event_type, instance, seq, stream_seq)
+         SELECT endpoint_id, event_id, event_type, instance, seq, stream_seq FROM input
+         ON CONFLICT (endpoint_id, event_id) DO UPDATE
+           SET stream_seq = EXCLUDED.stream_seq, status = 'pending', attempts = 0, next_attempt_at = NULL, updated_at = now()
+           WHERE webhook_deliveries.stream_seq < EXCLUDED.stream_seq
+         RETURNING ${COLUMNS}
+       )
+       SELECT ${COLUMNS} FROM upserted
+       UNION ALL
+       SELECT ${prefixed('d')} FROM :SCHEMA.webhook_deliveries d JOIN input i USING (endpoint_id, event_id)
+        WHERE NOT EXISTS (SELECT 1 FROM upserted u WHERE u.endpoint_id = d.endpoint_id AND u.event_id = d.event_id)`,
+      [
+        inputs.map((i) => i.endpointId),
+        inputs.map((i) => i.eventId),
+        inputs.map((i) => i.eventType),
+        inputs.map((i) => i.instance),
+        inputs.map((i) => i.seq),
+        inputs.map((i) => i.streamSeq),
+      ],
+    );
+    const byKey = new Map(result.rows.map((row) => {
+      const record = toRecord(row);
+      return [deliveryKey(record), record];
+    }));
+    return inputs.map((input) => {
+      const record = byKey.get(deliveryKey(input));
+      if (record === undefined) throw new Error(`delivery ${input.eventId} → ${input.endpointId} vanished`);
+      return record;
+    });
   }
 
   async get(key: DeliveryKey): Promise<DeliveryRecord | undefined> {
@@ -98,38 +156,49 @@ export class DeliveryLog {
     return row ? toRecord(row) : undefined;
   }
 
-  /** Appends the attempt and moves the delivery to `status` in one statement. */
-  async recordAttempt(
+  /** Appends the attempt and moves the delivery to `status` in one statement (shared with concurrent ones). */
+  recordAttempt(
     key: DeliveryKey & { streamSeq: number },
     attempt: { number: number; at: Date; result: DeliveryResult },
     next: { status: DeliveryStatus; nextAttemptAt: Date | null },
   ): Promise<void> {
-    const { result } = attempt;
-    await forTenant(this.pool, key.tenant).query(
-      `WITH attempt AS (
+    const coalescer = coalescerFor(this.#attempts, key.tenant, () => new Coalescer({ run: (inputs) => this.#recordAll(key.tenant, inputs), keyOf: (i) => `${deliveryKey(i.key)}:${i.key.streamSeq}` }));
+    return coalescer.submit({ key, attempt, next });
+  }
+
+  async #recordAll(tenant: string, inputs: AttemptInput[]): Promise<void[]> {
+    const column = <T>(pick: (input: AttemptInput) => T): T[] => inputs.map(pick);
+    await forTenant(this.pool, tenant).query(
+      `WITH input AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::timestamptz[], $6::text[], $7::int[], $8::int[],
+                              $9::text[], $10::text[], $11::text[], $12::timestamptz[])
+           AS i (endpoint_id, event_id, stream_seq, attempt, attempted_at, outcome, status, latency_ms, error, response_body, next_status, next_attempt_at)
+       ), attempt AS (
          INSERT INTO :SCHEMA.webhook_delivery_attempts
            (endpoint_id, event_id, stream_seq, attempt, attempted_at, outcome, status, latency_ms, error, response_body)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         SELECT endpoint_id, event_id, stream_seq, attempt, attempted_at, outcome, status, latency_ms, error, response_body FROM input
        )
-       UPDATE :SCHEMA.webhook_deliveries
-          SET attempts = $4, status = $11, next_attempt_at = $12, last_status = $7, last_error = $9, updated_at = now(),
-              delivered_at = CASE WHEN $11 = 'delivered' THEN now() ELSE delivered_at END
-        WHERE endpoint_id = $1 AND event_id = $2 AND stream_seq = $3`,
+       UPDATE :SCHEMA.webhook_deliveries d
+          SET attempts = i.attempt, status = i.next_status, next_attempt_at = i.next_attempt_at, last_status = i.status, last_error = i.error,
+              updated_at = now(), delivered_at = CASE WHEN i.next_status = 'delivered' THEN now() ELSE d.delivered_at END
+         FROM input i
+        WHERE d.endpoint_id = i.endpoint_id AND d.event_id = i.event_id AND d.stream_seq = i.stream_seq`,
       [
-        key.endpointId,
-        key.eventId,
-        key.streamSeq,
-        attempt.number,
-        attempt.at,
-        result.outcome,
-        result.status ?? null,
-        result.latencyMs,
-        result.error ?? null,
-        result.responseBody ?? null,
-        next.status,
-        next.nextAttemptAt,
+        column((i) => i.key.endpointId),
+        column((i) => i.key.eventId),
+        column((i) => i.key.streamSeq),
+        column((i) => i.attempt.number),
+        column((i) => i.attempt.at),
+        column((i) => i.attempt.result.outcome),
+        column((i) => i.attempt.result.status ?? null),
+        column((i) => i.attempt.result.latencyMs),
+        column((i) => i.attempt.result.error ?? null),
+        column((i) => i.attempt.result.responseBody ?? null),
+        column((i) => i.next.status),
+        column((i) => i.next.nextAttemptAt),
       ],
     );
+    return inputs.map(() => undefined);
   }
 
   /** Every attempt of a delivery, oldest first (all runs). */

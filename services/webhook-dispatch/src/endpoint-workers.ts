@@ -1,6 +1,7 @@
 import { webhookDurableName, webhookEndpointFilter } from '@switchyard/schema';
 import { listEndpoints, setEndpointEnabled, type Endpoint, type Pool } from '@switchyard/db';
 import {
+  awaitTakeover,
   deleteDurableConsumer,
   startConsumer,
   WEBHOOKS_STREAM,
@@ -9,6 +10,7 @@ import {
 import type { Logger, Registry } from '@switchyard/runtime';
 import type { JetStreamClient, JetStreamManager } from 'nats';
 import { CircuitBreaker } from './circuit-breaker.ts';
+import { EndpointConnections } from './endpoint-connections.ts';
 import type { WebhookDispatchConfig } from './config.ts';
 import type { DeliveryLog } from './delivery-log.ts';
 import { deliverToEndpoint, SERVICE } from './deliver-endpoint.ts';
@@ -27,6 +29,8 @@ export interface EndpointWorkersOptions {
   log: DeliveryLog;
   /** The tenants this replica serves (those with a fan-out consumer). */
   tenants(): string[];
+  /** Whether this replica owns the tenant now (its partition's lease); only the owner delivers. */
+  owns(tenant: string): boolean;
   /** An endpoint changed here (e.g. disabled after a 410): drop cached copies. */
   onEndpointChanged(tenant: string): void;
   stream?: string;
@@ -36,7 +40,11 @@ interface Worker {
   tenant: string;
   current: { endpoint: Endpoint };
   abort: AbortController;
-  consumer: RunningConsumer;
+  /** Resolves with the consumer once the takeover fence let it start; undefined if stopped first. */
+  consumer: Promise<RunningConsumer | undefined>;
+  /** The consumer, once started. */
+  running?: RunningConsumer;
+  connections: EndpointConnections;
 }
 
 // Never let the consume loop dead-letter by count: the handler owns the schedule (in the log).
@@ -47,10 +55,17 @@ const NO_LOOP_LIMIT = 1_000_000_000;
  * slots, rate limit and instance lanes: nothing about one endpoint can hold another's messages.
  * The set follows the control schema: reconciled on a timer (edits from the CLI), at once after
  * an API change, and when the fan-out routes to an endpoint that has no worker yet.
+ *
+ * Only the replica owning a tenant runs its endpoints' workers: replicas sharing an endpoint's
+ * durable would each hold part of its window and deliver an instance's events side by side, out
+ * of order. A worker taking a durable over first waits out what the previous owner left unacked
+ * (awaitTakeover), so nothing newer overtakes it.
  */
 export class EndpointWorkers {
   readonly #options: EndpointWorkersOptions;
   readonly #workers = new Map<string, Worker>();
+  /** Durables run here since this replica last took their tenant over: no fence to restart them. */
+  readonly #runHere = new Set<string>();
   #chain: Promise<void> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
@@ -85,6 +100,15 @@ export class EndpointWorkers {
     });
   }
 
+  /**
+   * Stops the workers of tenants this replica no longer owns, at once (not queued behind a
+   * reconcile): a partition's lease is given up only after this resolved.
+   */
+  async stopUnowned(): Promise<void> {
+    await Promise.all([...this.#workers.values()].filter((w) => !this.#options.owns(w.tenant)).map((worker) => this.#stopWorker(worker, false)));
+    for (const id of this.#runHere) if (!this.#options.owns(id.slice(0, id.indexOf('/')))) this.#runHere.delete(id);
+  }
+
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#timer);
@@ -99,8 +123,9 @@ export class EndpointWorkers {
   }
 
   async #reconcileTenant(tenant: string): Promise<void> {
-    // Only tenants this replica serves (announced): others' endpoints get no worker here.
-    const endpoints = this.#options.tenants().includes(tenant) ? await listEndpoints(this.#options.pool, tenant) : [];
+    // Only tenants this replica serves (announced and owned): others' endpoints get no worker here.
+    const serves = (): boolean => this.#options.tenants().includes(tenant) && this.#options.owns(tenant);
+    const endpoints = serves() ? await listEndpoints(this.#options.pool, tenant) : [];
     const known = new Map(endpoints.map((endpoint) => [endpoint.id, endpoint]));
     for (const worker of [...this.#workers.values()].filter((w) => w.tenant === tenant)) {
       const current = known.get(worker.current.endpoint.id);
@@ -108,6 +133,8 @@ export class EndpointWorkers {
       else if (!current.enabled || limitsChanged(worker.current.endpoint, current)) await this.#stopWorker(worker, false);
       else worker.current.endpoint = current;
     }
+    // Ownership may have moved while the endpoints were read.
+    if (!serves()) return;
     for (const endpoint of endpoints) {
       if (endpoint.enabled && !this.#workers.has(key(tenant, endpoint.id))) this.#startWorker(tenant, endpoint);
     }
@@ -130,6 +157,8 @@ export class EndpointWorkers {
       : undefined;
     if (breaker) metrics.breakerState.set(labels, BREAKER_STATE_VALUE.closed);
     const rate = endpoint.rateLimitPerSecond ?? config.WEBHOOK_ENDPOINT_RATE_LIMIT;
+    const concurrency = endpoint.maxConcurrency ?? config.WEBHOOK_ENDPOINT_CONCURRENCY;
+    const connections = new EndpointConnections({ maxSockets: concurrency });
     // The handler reads the endpoint through this, so a reconcile's refresh reaches it.
     const current = { endpoint };
     // Filled in once the consumer exists; a 410 can only arrive after that.
@@ -144,7 +173,8 @@ export class EndpointWorkers {
       retryAfterMaxMs: config.WEBHOOK_RETRY_AFTER_MAX,
       allow: config.WEBHOOK_ALLOWED_HOSTS,
       ...(breaker ? { breaker } : {}),
-      semaphore: new Semaphore(endpoint.maxConcurrency ?? config.WEBHOOK_ENDPOINT_CONCURRENCY),
+      semaphore: new Semaphore(concurrency),
+      connections,
       ...(rate > 0 ? { rate: new RateLimiter(rate) } : {}),
       lanes: new InstanceLanes(),
       signal: abort.signal,
@@ -153,26 +183,44 @@ export class EndpointWorkers {
       },
     });
     const window = config.WEBHOOK_ENDPOINT_WINDOW;
-    const consumer = startConsumer({
-      js: this.#options.js,
-      jsm: this.#options.jsm,
-      ensure: {
-        filterSubject: webhookEndpointFilter(tenant, endpoint.id),
-        ackWaitMs: config.WEBHOOK_ACK_WAIT,
-        // Shared by the replicas: each may hold a window's worth.
-        maxAckPending: window * 4,
-      },
-      stream: this.#options.stream ?? WEBHOOKS_STREAM,
-      durable: webhookDurableName(tenant, endpoint.id),
-      tenant,
-      service: SERVICE,
-      handler,
-      logger,
-      registry: this.#options.registry,
-      maxDeliver: NO_LOOP_LIMIT,
-      concurrency: window,
+    const stream = this.#options.stream ?? WEBHOOKS_STREAM;
+    const durable = webhookDurableName(tenant, endpoint.id);
+    const start = (): RunningConsumer =>
+      startConsumer({
+        js: this.#options.js,
+        jsm: this.#options.jsm,
+        ensure: {
+          filterSubject: webhookEndpointFilter(tenant, endpoint.id),
+          ackWaitMs: config.WEBHOOK_ACK_WAIT,
+          // Exactly the window: every delivered message is in a handler, none waits in the client's
+          // buffer, so a stop never hands back a later message ahead of earlier ones (see #stopWorker).
+          maxAckPending: window,
+        },
+        stream,
+        durable,
+        tenant,
+        service: SERVICE,
+        handler,
+        logger,
+        registry: this.#options.registry,
+        maxDeliver: NO_LOOP_LIMIT,
+        concurrency: window,
+      });
+    // Only a takeover needs the fence: a worker this replica stopped itself (an edit, a 410) has
+    // handed its deliveries back, and waiting out their ack_wait would only delay them.
+    const id = key(tenant, endpoint.id);
+    const fence = this.#runHere.has(id)
+      ? Promise.resolve()
+      : awaitTakeover({ jsm: this.#options.jsm, stream, durable, signal: abort.signal, logger }).catch((err: unknown) =>
+          logger.warn({ err, tenant, endpointId: endpoint.id }, 'takeover fence failed; starting anyway'),
+        );
+    this.#runHere.add(id);
+    const consumer = fence.then(() => {
+      if (abort.signal.aborted) return undefined;
+      worker.running = start();
+      return worker.running;
     });
-    const worker: Worker = { tenant, current, abort, consumer };
+    const worker: Worker = { tenant, current, abort, consumer, connections };
     self.worker = worker;
     this.#workers.set(key(tenant, endpoint.id), worker);
     logger.info({ tenant, endpointId: endpoint.id }, 'endpoint worker started');
@@ -182,8 +230,12 @@ export class EndpointWorkers {
     const id = key(worker.tenant, worker.current.endpoint.id);
     if (this.#workers.get(id) !== worker) return;
     this.#workers.delete(id);
+    // Intake closes before the deliveries in flight are cut short: nothing new arrives to be
+    // handed straight back while they are, so what goes back keeps each instance's order.
+    const stopping = worker.running?.stop();
     worker.abort.abort(new Error('endpoint worker stopping'));
-    await worker.consumer.stop();
+    await (stopping ?? (await worker.consumer)?.stop());
+    worker.connections.close();
     this.#options.metrics.breakerState.remove({ tenant: worker.tenant, endpoint: worker.current.endpoint.id });
     // A removed endpoint's durable would otherwise linger; its undelivered messages age out with the stream.
     if (removed) await deleteDurableConsumer(this.#options.jsm, this.#options.stream ?? WEBHOOKS_STREAM, webhookDurableName(worker.tenant, worker.current.endpoint.id));

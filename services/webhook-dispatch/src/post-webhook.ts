@@ -1,7 +1,9 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
+import type { Agent } from 'node:http';
 import { signingSecrets, type Endpoint } from '@switchyard/db';
+import type { EndpointConnections } from './endpoint-connections.ts';
 import { parseRetryAfter } from './retry-policy.ts';
 import { signWebhookWithEach } from './signature.ts';
 import { EMPTY_ALLOW_LIST, resolveDestination, type AllowList } from './ssrf-guard.ts';
@@ -40,6 +42,8 @@ export interface PostOptions {
   allow?: AllowList;
   /** Aborts the request (shutdown); the result is then a network error. */
   signal?: AbortSignal;
+  /** The endpoint's kept-alive connections. Default: a fresh connection per request. */
+  connections?: EndpointConnections;
 }
 
 export const RESPONSE_BODY_LIMIT = 1024;
@@ -49,7 +53,8 @@ const USER_AGENT = 'Switchyard-Webhooks/1';
  * POSTs one event to one endpoint, signed per Standard Webhooks. Never throws: every failure is
  * a result, because the caller decides between retry, disable and dead-letter. node:http rather
  * than fetch because the connection must go to the address the SSRF guard checked (a pinned
- * `lookup`), and fetch offers no hook for that without another dependency.
+ * `lookup`, and kept-alive connections pooled per checked address), and fetch offers no hook for
+ * that without another dependency.
  */
 export async function postWebhook(endpoint: PostableEndpoint, delivery: WebhookDelivery, options: PostOptions = {}): Promise<DeliveryResult> {
   const timestampSeconds = Math.floor(Date.now() / 1000);
@@ -64,12 +69,14 @@ export async function postWebhook(endpoint: PostableEndpoint, delivery: WebhookD
     if (opts.all === true) callback(null, [{ address: destination.address, family: destination.family }]);
     else callback(null, destination.address, destination.family);
   };
+  const agent = options.connections?.agentFor(url.protocol, destination.address, url.port || (url.protocol === 'https:' ? '443' : '80'));
   try {
     const response = await send(url, {
       headers: deliveryHeaders(endpoint, delivery, timestampSeconds),
       body: delivery.body,
       timeoutMs: endpoint.timeoutMs,
       lookup: pinned,
+      ...(agent !== undefined ? { agent } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
     const ok = response.status >= 200 && response.status < 300;
@@ -105,6 +112,8 @@ interface SendOptions {
   body: Uint8Array;
   timeoutMs: number;
   lookup: LookupFunction;
+  /** Kept-alive connections to the pinned address; without one, a fresh connection. */
+  agent?: Agent;
   signal?: AbortSignal;
 }
 
@@ -114,16 +123,33 @@ interface Answer {
   retryAfter?: string;
 }
 
+// A kept-alive connection the receiver closed just as it was reused fails before any answer: the
+// request never reached the receiver's application, so it goes again once, on another connection.
+async function send(url: URL, options: SendOptions): Promise<Answer> {
+  try {
+    return await sendOnce(url, options);
+  } catch (err) {
+    if (err instanceof StaleConnectionError) return sendOnce(url, options);
+    throw err;
+  }
+}
+
+class StaleConnectionError extends Error {
+  override name = 'StaleConnectionError';
+}
+
+const STALE_CONNECTION_CODES = new Set(['ECONNRESET', 'EPIPE']);
+
 // One request; redirects are answers like any other (3xx is not 2xx), never followed: following
 // one would send signed events wherever the endpoint (or whoever took over its DNS) points.
-function send(url: URL, options: SendOptions): Promise<Answer> {
+function sendOnce(url: URL, options: SendOptions): Promise<Answer> {
   return new Promise<Answer>((resolve, reject) => {
     const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, {
       method: 'POST',
       headers: { ...options.headers, 'content-length': String(options.body.byteLength) },
       lookup: options.lookup,
-      // A fresh connection each time keeps the pinned address honest and a hung socket private.
-      agent: false,
+      // The pool (if any) is the endpoint's own and per pinned address; see EndpointConnections.
+      agent: options.agent ?? false,
       ...(options.signal ? { signal: options.signal } : {}),
     });
     // The whole exchange, not just socket inactivity, must fit in the endpoint's timeout.
@@ -132,13 +158,20 @@ function send(url: URL, options: SendOptions): Promise<Answer> {
       clearTimeout(timer);
       fn();
     };
-    request.on('error', (err) => finish(() => reject(err)));
+    let answered = false;
+    request.on('error', (err) => {
+      const code = (err as { code?: unknown }).code;
+      const stale = !answered && request.reusedSocket && typeof code === 'string' && STALE_CONNECTION_CODES.has(code);
+      finish(() => reject(stale ? new StaleConnectionError(err.message, { cause: err }) : err));
+    });
     request.on('response', (response: IncomingMessage) => {
+      answered = true;
       readHead(response, RESPONSE_BODY_LIMIT)
         .then((body) => {
           const retryAfter = response.headers['retry-after'];
           finish(() => resolve({ status: response.statusCode ?? 0, body, ...(retryAfter !== undefined ? { retryAfter } : {}) }));
-          request.destroy();
+          // A body read to its end leaves the connection reusable; one cut short must not be reused.
+          if (!response.complete) request.destroy();
         })
         .catch((err: unknown) => finish(() => reject(err instanceof Error ? err : new Error(String(err)))));
     });
