@@ -244,11 +244,11 @@ export default async function router(args: BenchArgs): Promise<void> {
       const history = await phase('history import', () => publishAll(js, historyBatches(importer, 10_000), 256));
       const importerLatency = clock.of([importer]);
 
-      // ---- the cost of strict order: the same 10 tenants with many messages in flight ----
+      // ---- the previous design, for comparison: one message of a tenant in flight ----
       await stopRouter();
-      await startRouter({ ROUTER_MAX_ACK_PENDING: '1000' });
-      ctx.log('10 tenants, ROUTER_MAX_ACK_PENDING=1000 (order not kept across replicas)');
-      const tpUnordered = await throughput(js, clock, spread(ten, events, 'unordered', seqs), timeoutMs, fleet!.pid('router'), serverPid);
+      await startRouter({ ROUTER_MAX_ACK_PENDING: '1', ROUTER_BATCH_SIZE: '1' });
+      ctx.log('10 tenants, ROUTER_MAX_ACK_PENDING=1 (one message per tenant in flight: the design before partition ownership)');
+      const tpOneInFlight = await throughput(js, clock, spread(ten, events, 'one_in_flight', seqs), timeoutMs, fleet!.pid('router'), serverPid);
 
       // ---- 1,000 tenants: start time, idle cost, throughput with the same total load ----
       await stopRouter();
@@ -281,7 +281,10 @@ export default async function router(args: BenchArgs): Promise<void> {
         fairness_flood_p99_ratio: ratio(flood.p99_ms, baseline.p99_ms),
         fairness_poison_p99_ratio: ratio(poison.p99_ms, baseline.p99_ms),
         fairness_history_import_p99_ratio: ratio(history.p99_ms, baseline.p99_ms),
-        ordering_cost_ratio: ratio(tp10.per_second, tpUnordered.per_second),
+        // Strict order used to mean one message in flight per tenant; now it is the owner's batches.
+        // This is what the old way achieves relative to the new one (the same load, same run).
+        ordering_cost_ratio: ratio(tpOneInFlight.per_second, tp10.per_second),
+        publish_ratio_one_in_flight: ratio(tpOneInFlight.per_second, rawPublish.per_second),
         raw: { jetstream_publish: rawPublish, jetstream_consume: rawConsume },
         tenants_10: tp10,
         [`tenants_${many.length}`]: {
@@ -294,7 +297,7 @@ export default async function router(args: BenchArgs): Promise<void> {
           nats_server_mem_mib: round(varz.mem / 2 ** 20, 1),
         },
         [`tenants_${many.length}_single_filter`]: tpManySingle,
-        tenants_10_max_ack_pending_1000: tpUnordered,
+        tenants_10_max_ack_pending_1: tpOneInFlight,
         fairness: {
           quiet_tenants: quiet.length,
           quiet_rate_per_tenant: quietRate,

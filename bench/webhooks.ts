@@ -2,10 +2,11 @@
 // fan-out → WEBHOOKS → per-endpoint workers) delivering to a local receiver, beside a raw HTTP
 // POST loop to the same receiver in the same run (delivery_ratio), then the same load with a
 // second endpoint that hangs for its whole timeout (isolation_ratio: the healthy endpoint's p99
-// alone / with the hanging neighbour; ≥ 0.5 means within 2×).
-import { connect, type NatsConnection } from 'nats';
+// alone / with the hanging neighbour; ≥ 0.5 means within 2×). Each phase also reports `fan_out`:
+// how long EVENTS → WEBHOOKS alone took (every delivery message stored), to tell the two stages apart.
+import { connect, type JetStreamManager, type NatsConnection } from 'nats';
 import { addEndpoint, type Pool } from '@switchyard/db';
-import { announceTenant, publishEvent } from '@switchyard/nats';
+import { announceTenant, publishEvent, WEBHOOKS_STREAM } from '@switchyard/nats';
 import { eventsSubject, newEventId } from '@switchyard/schema';
 import { createTestPool, createTestTenant, randomName, startHttpReceiver, startNatsServer, testLogger, testServiceEnv, type HttpReceiver } from '@switchyard/testing';
 import { startWebhookDispatch } from '../services/webhook-dispatch/src/app.ts';
@@ -17,6 +18,10 @@ interface Phase {
   seconds: number;
   per_second: number;
   latency: ReturnType<typeof summarizeLatencies>;
+  /** Publishing the events to EVENTS (256 acknowledged publishes in flight), the load's own pace. */
+  publish: { seconds: number; per_second: number };
+  /** Events → WEBHOOKS alone: from the first publish until every delivery message was stored. */
+  fan_out: { seconds: number; per_second: number };
 }
 
 export default async function webhooks(args: BenchArgs): Promise<void> {
@@ -47,7 +52,7 @@ export default async function webhooks(args: BenchArgs): Promise<void> {
         raw_http_post: raw,
         webhooks_all_healthy: healthy,
         webhooks_healthy_beside_hanging: isolated,
-        notes: 'latency = event published to EVENTS → request received; deliveries include fan-out, Postgres delivery log (2 statements) and signing',
+        notes: 'latency = event published to EVENTS → request received; deliveries include fan-out, Postgres delivery log (2 statements per delivery, coalesced across concurrent ones) and signing; fan_out = EVENTS → WEBHOOKS alone',
       };
     } finally {
       await service.stop();
@@ -83,7 +88,11 @@ async function phase(options: {
   const sentAt = new Map<string, number>();
   const js = nc.jetstream();
   const bar = progress(options.hanging ? 'beside hanging' : 'all healthy', options.events);
+  const jsm = await nc.jetstreamManager();
+  const webhooksBefore = (await jsm.streams.info(WEBHOOKS_STREAM)).state.messages;
+  const expectedFanOut = options.events * (options.hanging ? 2 : 1);
   const started = performance.now();
+  const fannedOut = waitForFanOut(jsm, webhooksBefore + expectedFanOut).then(() => (performance.now() - started) / 1000);
   const seqs = new Map<string, number>();
   const inflight = new Set<Promise<unknown>>();
   for (let i = 0; i < options.events; i++) {
@@ -98,11 +107,28 @@ async function phase(options: {
     if (inflight.size >= 256) await Promise.race(inflight);
   }
   await Promise.all(inflight);
+  const publishSeconds = (performance.now() - started) / 1000;
   const got = await waitForCount(receiver, path, options.events, (n) => bar.update(n));
   bar.done();
   const seconds = (performance.now() - started) / 1000;
+  const fanOutSeconds = await fannedOut;
   const latencies = got.map((req) => req.receivedAt - (sentAt.get(String(req.headers['webhook-id'])) ?? req.receivedAt));
-  return { deliveries: got.length, seconds: round(seconds), per_second: Math.round(got.length / seconds), latency: summarizeLatencies(latencies) };
+  return {
+    deliveries: got.length,
+    seconds: round(seconds),
+    per_second: Math.round(got.length / seconds),
+    latency: summarizeLatencies(latencies),
+    publish: { seconds: round(publishSeconds), per_second: Math.round(options.events / publishSeconds) },
+    fan_out: { seconds: round(fanOutSeconds), per_second: Math.round(options.events / fanOutSeconds) },
+  };
+}
+
+async function waitForFanOut(jsm: JetStreamManager, messages: number): Promise<void> {
+  const deadline = Date.now() + 300_000;
+  while ((await jsm.streams.info(WEBHOOKS_STREAM)).state.messages < messages) {
+    if (Date.now() > deadline) throw new Error(`the fan-out stored fewer than ${messages} WEBHOOKS messages`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 async function waitForCount(receiver: HttpReceiver, path: string, count: number, onProgress: (n: number) => void): Promise<HttpReceiver['requests']> {

@@ -66,7 +66,7 @@ interface DeploymentSpec {
       terminationGracePeriodSeconds: number;
       securityContext: { runAsNonRoot?: boolean };
       containers: Container[];
-      volumes?: { name: string; secret?: { secretName: string } }[];
+      volumes?: { name: string; secret?: { secretName: string }; emptyDir?: { sizeLimit?: string } }[];
     };
   };
 }
@@ -257,6 +257,13 @@ describe('helm chart switchyard', () => {
       key: 'url',
     });
     expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
+    // Capture alone gets the spool volume, and its CAPTURE_SPOOL_DIR points into it.
+    const spoolDir = capture.env.find((e) => e.name === 'CAPTURE_SPOOL_DIR')?.value;
+    expect(spoolDir).toBe('/var/lib/switchyard/capture-spool');
+    expect(capture.volumeMounts).toContainEqual({ name: 'spool', mountPath: spoolDir });
+    expect(deployments.get(`${RELEASE}-capture`)?.template.spec.volumes).toContainEqual({ name: 'spool', emptyDir: { sizeLimit: '4Gi' } });
+    expect(router.env.find((e) => e.name === 'CAPTURE_SPOOL_DIR')).toBeUndefined();
+    expect(router.volumeMounts?.find((m) => m.name === 'spool')).toBeUndefined();
   });
 
   describe('with KEDA enabled', () => {
