@@ -117,6 +117,25 @@ export default async function e2e(args: BenchArgs): Promise<void> {
       const receivedSeconds = (receivedEnd - startedAt) / 1000;
 
       // Latency at a fixed offered rate, below saturation: what one event waits on a loaded fleet.
+      // Core subscriptions on INGEST and EVENTS time each event's arrival there, splitting the
+      // path into its hops: publish → INGEST (the publisher and NATS), INGEST → EVENTS (the
+      // router) and EVENTS → stored (persistence).
+      const reachedEvents = new Map<string, number>();
+      const reachedIngest = new Map<string, number>();
+      const ingestTap = nc.subscribe('v1.ingest.>', {
+        callback: (_err, msg) => {
+          const at = Date.now();
+          const { id } = JSON.parse(new TextDecoder().decode(msg.data)) as { id: string };
+          if (id.startsWith('lat-')) reachedIngest.set(id, at);
+        },
+      });
+      const eventsTap = nc.subscribe('v1.events.>', {
+        callback: (_err, msg) => {
+          const at = Date.now();
+          const { id } = JSON.parse(new TextDecoder().decode(msg.data)) as { id: string };
+          if (id.startsWith('lat-')) reachedEvents.set(id, at);
+        },
+      });
       ctx.log(`latency: ${rate}/s for ${duration}s`);
       const offered = progress('offered', Math.round(rate * duration));
       const sent = await offerAtRate(js, {
@@ -139,8 +158,22 @@ export default async function e2e(args: BenchArgs): Promise<void> {
         timeoutMs,
         'persisted and received',
       );
+      eventsTap.unsubscribe();
+      ingestTap.unsubscribe();
       const persistedLatency = await storedLatencies(pool, tenants, 'lat-');
       const capturedAt = await capturedTimes(pool, tenants, 'lat-');
+      const storedAt = await storedTimes(pool, tenants, 'lat-');
+      const publishHop: number[] = [];
+      const routerHop: number[] = [];
+      const persistenceHop: number[] = [];
+      for (const [id, at] of reachedEvents) {
+        const captured = capturedAt.get(id);
+        const ingested = reachedIngest.get(id);
+        const stored = storedAt.get(id);
+        if (captured !== undefined && ingested !== undefined) publishHop.push(ingested - captured);
+        if (ingested !== undefined) routerHop.push(at - ingested);
+        if (stored !== undefined) persistenceHop.push(stored - at);
+      }
       const receivedLatency = [...receiver.receipts]
         .filter(([id]) => id.startsWith('lat-'))
         .flatMap(([id, r]) => {
@@ -185,6 +218,11 @@ export default async function e2e(args: BenchArgs): Promise<void> {
           sent: sent.length,
           publish_to_persisted: persistedSummary,
           publish_to_received: summarizeLatencies(receivedLatency),
+          hops: {
+            publish_to_ingest: summarizeLatencies(publishHop),
+            ingest_to_events: summarizeLatencies(routerHop),
+            events_to_persisted: summarizeLatencies(persistenceHop),
+          },
         },
         webhook_redeliveries: duplicates,
         targets: {
@@ -277,6 +315,19 @@ async function storedLatencies(
     [`${prefix}%`],
   );
   return rows.map((r) => r.ms);
+}
+
+/** When each event's row was stored (the storing transaction's start: stored_at defaults to now()). */
+async function storedTimes(
+  pool: ReturnType<typeof createPool>,
+  tenants: readonly string[],
+  prefix: string,
+): Promise<Map<string, number>> {
+  const { rows } = await pool.query<{ id: string; at: Date }>(
+    `SELECT id, stored_at AS at FROM (${unionOver(tenants, 'id, stored_at')}) s`,
+    [`${prefix}%`],
+  );
+  return new Map(rows.map((r) => [r.id, r.at.getTime()]));
 }
 
 async function capturedTimes(

@@ -146,7 +146,10 @@ export async function startProcessFleet(options: ProcessFleetOptions): Promise<P
   const launch = async (name: ServiceName): Promise<void> => {
     const entry = state.get(name)!;
     const script = options.entries?.[name] ?? `services/${name}/src/main.ts`;
-    const child = spawn(process.execPath, ['--import', 'tsx', script], {
+    // FLEET_NODE_ARGS: extra node flags for every service, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
+    // (NODE_OPTIONS refuses --cpu-prof).
+    const nodeArgs = process.env['FLEET_NODE_ARGS']?.split(' ').filter(Boolean) ?? [];
+    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script], {
       cwd: REPO_ROOT,
       env: {
         PATH: process.env['PATH'] ?? '',
