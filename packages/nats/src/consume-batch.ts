@@ -105,6 +105,10 @@ class LazyInbound implements InboundMessage {
     return (this.#headers ??= headersToRecord(this.#msg.headers));
   }
 
+  get storedAtMs(): number {
+    return Math.floor(this.#msg.info.timestampNanos / 1e6);
+  }
+
   get eventId(): string | undefined {
     const id = this.#msg.headers?.get('Nats-Msg-Id');
     return id !== undefined && id !== '' ? id : undefined;

@@ -88,10 +88,14 @@ describe('startConsumer', () => {
       seen.push(msg);
       return ack();
     });
+    const publishedAt = Date.now();
     await publish(1);
     await settled(n, durable);
     expect(seen).toHaveLength(1);
     expect(seen[0]).toMatchObject({ eventId: 'evt-1', deliveryCount: 1, tenant, subject: n.ingestSubject(tenant) });
+    // The server's clock is this machine's: the store time lies within the publish round trip.
+    expect(seen[0]!.storedAtMs).toBeGreaterThanOrEqual(publishedAt - 5);
+    expect(seen[0]!.storedAtMs).toBeLessThanOrEqual(Date.now());
     expect(decode(seen[0]!.data)).toBe('1');
     const metrics = await n.registry.getSingleMetricAsString('events_consumed_total');
     expect(metrics).toContain(`events_consumed_total{service="router",tenant="${tenant}",outcome="ack"} 1`);

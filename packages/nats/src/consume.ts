@@ -166,6 +166,7 @@ export function startConsumer(options: StartConsumerOptions): RunningConsumer {
       headers,
       ...(eventId !== undefined && eventId !== '' ? { eventId } : {}),
       deliveryCount: msg.info.deliveryCount,
+      storedAtMs: Math.floor(msg.info.timestampNanos / 1e6),
       streamSeq: msg.seq,
       tenant,
     };

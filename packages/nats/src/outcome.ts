@@ -10,6 +10,8 @@ export interface InboundMessage {
   /** 1 on the first delivery. */
   deliveryCount: number;
   streamSeq: number;
+  /** When JetStream stored the message, in ms since the epoch. */
+  storedAtMs: number;
   tenant: string;
 }
 

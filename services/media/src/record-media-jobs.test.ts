@@ -37,6 +37,7 @@ describe('recordMediaJobs', () => {
       data: new TextEncoder().encode(JSON.stringify(event)),
       headers: {},
       deliveryCount: 1,
+      storedAtMs: Date.now(),
       streamSeq: 1,
       tenant,
     });

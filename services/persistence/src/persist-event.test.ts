@@ -142,6 +142,7 @@ describe('Postgres unreachable', () => {
         data: encodeJson(event),
         headers: {},
         deliveryCount: 1,
+        storedAtMs: Date.now(),
         streamSeq: 1,
         tenant: tenantA,
       });

@@ -4,7 +4,7 @@ import { ack, deadLetter, retry, WEBHOOK_HEADERS, type Handler, type InboundMess
 import type { Logger } from '@switchyard/runtime';
 import { isValidInstanceId } from '@switchyard/schema';
 import type { CircuitBreaker } from './circuit-breaker.ts';
-import { toDlqAttempts, type Begun, type DeliveryLog, type DeliveryRecord, type DeliveryStatus } from './delivery-log.ts';
+import { toDlqAttempts, type AttemptKey, type Begun, type DeferredBegin, type DeliveryLog, type DeliveryRecord, type DeliveryStatus } from './delivery-log.ts';
 import type { EndpointConnections } from './endpoint-connections.ts';
 import type { InstanceLanes } from './instance-lanes.ts';
 import type { RateLimiter, Semaphore } from './limiter.ts';
@@ -20,6 +20,16 @@ const HAND_BACK_MS = 1_000;
 
 /** A disabled endpoint's delivery comes back after this (its worker is being stopped meanwhile). */
 const DISABLED_HOLD_MS = 5_000;
+
+/**
+ * A first delivery of a message stored less than this ago starts its run without reading the log
+ * first (see deliverToEndpoint). Older ones (a durable re-created over a stream that still holds
+ * delivered messages) read it, so they are recognised as delivered instead of sent again.
+ */
+export const FRESH_DELIVERY_MS = 60_000;
+
+/** A delivery that began without reading the log shows as `pending` in it after this, if still unattempted. */
+export const PENDING_VISIBLE_AFTER_MS = 1_000;
 
 export interface EndpointDeliveryDeps {
   tenant: string;
@@ -61,7 +71,10 @@ interface DeliveryMeta {
  * Only the HTTP exchange holds the instance's turn: the delivery is registered in the log as it
  * arrives (concurrently with the deliveries ahead of it), and a 2xx is written to the log after
  * the next event of the instance has been let go; the message is acked once it is written. So a
- * busy instance pays one HTTP round trip per event, not three round trips. (A crash between a 2xx
+ * busy instance pays one HTTP round trip per event, not three round trips. A fresh first delivery
+ * (the common case) skips the registration: nothing can be in the log for it yet, so its
+ * attempt's record creates the row, and a registration as `pending` is written only if the
+ * attempt has not ended after PENDING_VISIBLE_AFTER_MS. (A crash between a 2xx
  * and its log write re-sends that event, possibly after a later one: a duplicate by webhook-id,
  * like every at-least-once redelivery; the first arrivals stay in order.)
  */
@@ -70,19 +83,28 @@ export function deliverToEndpoint(deps: EndpointDeliveryDeps): Handler {
     const meta = readMeta(msg);
     if (typeof meta === 'string') return deadLetter('SCHEMA_INVALID', meta);
     if (deps.signal.aborted) return handBack();
-    const key = { tenant: deps.tenant, endpointId: deps.endpoint().id, eventId: meta.eventId, streamSeq: msg.streamSeq };
-    const begun = deps.log.begin({ ...key, eventType: meta.eventType, instance: meta.instance, seq: meta.seq });
+    const key: Key = { tenant: deps.tenant, endpointId: deps.endpoint().id, eventId: meta.eventId, streamSeq: msg.streamSeq, eventType: meta.eventType, instance: meta.instance, seq: meta.seq };
+    // A message on its first delivery, stored moments ago, is a delivery nobody has attempted: its
+    // run starts at once and the attempt's record creates its row (one write instead of three).
+    const deferred = msg.deliveryCount === 1 && Date.now() - msg.storedAtMs < FRESH_DELIVERY_MS
+      ? deps.log.beginDeferred(key, PENDING_VISIBLE_AFTER_MS, (err) => deps.logger.warn({ err, tenant: deps.tenant, endpointId: key.endpointId, eventId: key.eventId }, 'recording a waiting delivery as pending failed'))
+      : undefined;
+    const begun = deferred?.begun ?? deps.log.begin(key);
     // Awaited in the lane; this keeps a failure while waiting from counting as unhandled.
     begun.catch(() => undefined);
-    const turn = await deps.lanes.run(meta.instance, () => deliverOne(deps, key, meta, msg.data, begun));
-    return 'settled' in turn ? turn.settled : turn;
+    try {
+      const turn = await deps.lanes.run(meta.instance, () => deliverOne(deps, key, meta, msg.data, begun, deferred));
+      return 'settled' in turn ? turn.settled : turn;
+    } finally {
+      deferred?.attempted();
+    }
   };
 }
 
 /** What a delivery's turn in its lane ends with: the outcome, or one still being written. */
 type Turn = Outcome | { settled: Promise<Outcome> };
 
-type Key = { tenant: string; endpointId: string; eventId: string; streamSeq: number };
+type Key = AttemptKey;
 
 function readMeta(msg: InboundMessage): DeliveryMeta | string {
   const header = (name: string): string | undefined => msg.headers[name]?.[0];
@@ -96,7 +118,7 @@ function readMeta(msg: InboundMessage): DeliveryMeta | string {
   return { eventId, eventType, instance, seq };
 }
 
-async function deliverOne(deps: EndpointDeliveryDeps, key: Key, meta: DeliveryMeta, body: Uint8Array, begin: Promise<Begun>): Promise<Turn> {
+async function deliverOne(deps: EndpointDeliveryDeps, key: Key, meta: DeliveryMeta, body: Uint8Array, begin: Promise<Begun>, deferred: DeferredBegin | undefined): Promise<Turn> {
   const { signal } = deps;
   if (signal.aborted) return handBack();
   const { endpointId } = key;
@@ -120,6 +142,8 @@ async function deliverOne(deps: EndpointDeliveryDeps, key: Key, meta: DeliveryMe
       if (!endpoint.enabled) return retry(`endpoint ${endpoint.id} is disabled`, DISABLED_HOLD_MS);
       const result = await attempt(deps, endpoint, meta, body);
       if (result === undefined) return handBack();
+      // Its record (below) writes the row now.
+      deferred?.attempted();
       const attempts = record.attempts + 1;
       const verdict = judge(result, {
         scheduleMs: endpoint.retryDelaysMs ?? deps.defaultScheduleMs,

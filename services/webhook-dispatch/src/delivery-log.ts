@@ -47,6 +47,13 @@ export interface BeginInput extends DeliveryKey {
   streamSeq: number;
 }
 
+/** A first delivery's begin, written only if its first attempt takes long (`beginDeferred`). */
+export interface DeferredBegin {
+  begun: Promise<Begun>;
+  /** The first attempt ended: its record writes the row, the deferred begin is not needed. */
+  attempted(): void;
+}
+
 /** Where a delivery message stands when it (re)arrives. */
 export type Begun =
   | { kind: 'run'; record: DeliveryRecord }
@@ -65,8 +72,11 @@ function prefixed(alias: string): string {
   return COLUMN_NAMES.map((name) => `${alias}.${name}`).join(', ');
 }
 
+/** A delivery as an attempt names it: enough to create its row when no begin wrote one. */
+export type AttemptKey = BeginInput;
+
 interface AttemptInput {
-  key: DeliveryKey & { streamSeq: number };
+  key: AttemptKey;
   attempt: { number: number; at: Date; result: DeliveryResult };
   next: { status: DeliveryStatus; nextAttemptAt: Date | null };
 }
@@ -156,13 +166,50 @@ export class DeliveryLog {
     return row ? toRecord(row) : undefined;
   }
 
-  /** Appends the attempt and moves the delivery to `status` in one statement (shared with concurrent ones). */
+  /**
+   * A first delivery that starts its run without reading the log (see deliverToEndpoint): answers
+   * a fresh run at once, and writes the `pending` row only if the first attempt has not been
+   * recorded within `visibleAfterMs` (a slow endpoint, a wait behind the instance's earlier
+   * events, an open breaker), so the log still shows what waits. `attempted()` cancels that
+   * write; the attempt's own record creates the row.
+   */
+  beginDeferred(input: BeginInput, visibleAfterMs: number, onError: (err: unknown) => void): DeferredBegin {
+    const now = new Date();
+    const record: DeliveryRecord = {
+      endpointId: input.endpointId,
+      eventId: input.eventId,
+      eventType: input.eventType,
+      instance: input.instance,
+      seq: input.seq,
+      streamSeq: input.streamSeq,
+      status: 'pending',
+      attempts: 0,
+      nextAttemptAt: null,
+      lastStatus: null,
+      lastError: null,
+      createdAt: now,
+      updatedAt: now,
+      deliveredAt: null,
+    };
+    const timer = setTimeout(() => {
+      this.begin(input).catch(onError);
+    }, visibleAfterMs);
+    timer.unref();
+    return { begun: Promise.resolve({ kind: 'run', record }), attempted: () => clearTimeout(timer) };
+  }
+
+  /**
+   * Appends the attempt and moves the delivery to `status` in one statement (shared with
+   * concurrent ones). Creates the delivery's row if no begin did; a row of a newer run (a later
+   * re-send) is left as it is.
+   */
   recordAttempt(
-    key: DeliveryKey & { streamSeq: number },
+    key: AttemptKey,
     attempt: { number: number; at: Date; result: DeliveryResult },
     next: { status: DeliveryStatus; nextAttemptAt: Date | null },
   ): Promise<void> {
-    const coalescer = coalescerFor(this.#attempts, key.tenant, () => new Coalescer({ run: (inputs) => this.#recordAll(key.tenant, inputs), keyOf: (i) => `${deliveryKey(i.key)}:${i.key.streamSeq}` }));
+    // Keyed by delivery: two runs of one delivery never share a statement (an upsert touches a row once).
+    const coalescer = coalescerFor(this.#attempts, key.tenant, () => new Coalescer({ run: (inputs) => this.#recordAll(key.tenant, inputs), keyOf: (i) => deliveryKey(i.key) }));
     return coalescer.submit({ key, attempt, next });
   }
 
@@ -171,18 +218,24 @@ export class DeliveryLog {
     await forTenant(this.pool, tenant).query(
       `WITH input AS (
          SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[], $5::timestamptz[], $6::text[], $7::int[], $8::int[],
-                              $9::text[], $10::text[], $11::text[], $12::timestamptz[])
-           AS i (endpoint_id, event_id, stream_seq, attempt, attempted_at, outcome, status, latency_ms, error, response_body, next_status, next_attempt_at)
+                              $9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::text[], $14::text[], $15::bigint[])
+           AS i (endpoint_id, event_id, stream_seq, attempt, attempted_at, outcome, status, latency_ms, error, response_body, next_status,
+                 next_attempt_at, event_type, instance, seq)
        ), attempt AS (
          INSERT INTO :SCHEMA.webhook_delivery_attempts
            (endpoint_id, event_id, stream_seq, attempt, attempted_at, outcome, status, latency_ms, error, response_body)
          SELECT endpoint_id, event_id, stream_seq, attempt, attempted_at, outcome, status, latency_ms, error, response_body FROM input
        )
-       UPDATE :SCHEMA.webhook_deliveries d
-          SET attempts = i.attempt, status = i.next_status, next_attempt_at = i.next_attempt_at, last_status = i.status, last_error = i.error,
-              updated_at = now(), delivered_at = CASE WHEN i.next_status = 'delivered' THEN now() ELSE d.delivered_at END
-         FROM input i
-        WHERE d.endpoint_id = i.endpoint_id AND d.event_id = i.event_id AND d.stream_seq = i.stream_seq`,
+       INSERT INTO :SCHEMA.webhook_deliveries AS d
+         (endpoint_id, event_id, event_type, instance, seq, stream_seq, status, attempts, next_attempt_at, last_status, last_error, delivered_at)
+       SELECT endpoint_id, event_id, event_type, instance, seq, stream_seq, next_status, attempt, next_attempt_at, status, error,
+              CASE WHEN next_status = 'delivered' THEN now() END
+         FROM input
+       ON CONFLICT (endpoint_id, event_id) DO UPDATE
+          SET stream_seq = EXCLUDED.stream_seq, attempts = EXCLUDED.attempts, status = EXCLUDED.status,
+              next_attempt_at = EXCLUDED.next_attempt_at, last_status = EXCLUDED.last_status, last_error = EXCLUDED.last_error,
+              updated_at = now(), delivered_at = CASE WHEN EXCLUDED.status = 'delivered' THEN now() ELSE d.delivered_at END
+        WHERE d.stream_seq <= EXCLUDED.stream_seq`,
       [
         column((i) => i.key.endpointId),
         column((i) => i.key.eventId),
@@ -196,6 +249,9 @@ export class DeliveryLog {
         column((i) => i.attempt.result.responseBody ?? null),
         column((i) => i.next.status),
         column((i) => i.next.nextAttemptAt),
+        column((i) => i.key.eventType),
+        column((i) => i.key.instance),
+        column((i) => i.key.seq),
       ],
     );
     return inputs.map(() => undefined);

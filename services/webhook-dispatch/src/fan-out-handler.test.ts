@@ -51,7 +51,7 @@ describe('fanOut (the batch handler)', () => {
     const message = (instance: string, seq: number, text: string): InboundMessage => {
       const id = newEventId();
       const body = { id, tenant, instance, type: 'message.received', schema_version: 1, occurred_at: at.toISOString(), captured_at: at.toISOString(), seq, source: 'baileys', data: { message_id: `${instance}-${seq}`, chat_jid: '5511999999999@s.whatsapp.net', from_me: false, timestamp: at.toISOString(), message_type: 'conversation', text } };
-      return { subject: eventsSubject(tenant, instance, 'message.received'), data: new TextEncoder().encode(JSON.stringify(body)), headers: {}, eventId: id, deliveryCount: 1, streamSeq: ++streamSeq, tenant };
+      return { subject: eventsSubject(tenant, instance, 'message.received'), data: new TextEncoder().encode(JSON.stringify(body)), headers: {}, eventId: id, deliveryCount: 1, streamSeq: ++streamSeq, storedAtMs: Date.now(), tenant };
     };
     const batch = [message('phone-1', 1, 'a'), message('phone-1', 2, 'x'.repeat(MAX_PAYLOAD)), message('phone-2', 1, 'b'), message('phone-1', 3, 'c')];
 
