@@ -79,8 +79,16 @@ export default async function e2e(args: BenchArgs): Promise<void> {
       const js = nc.jetstream();
 
       // Warm-up: every durable exists, every code path is compiled, before anything is timed.
+      // Each tenant's instance numbers its events 1, 2, 3, … across the phases, as capture does: a
+      // gap would be counted and logged by the router as the fault it is.
+      const seqs = new Map<string, number>();
+      const nextSeq = (tenant: string): number => {
+        const seq = (seqs.get(tenant) ?? 0) + 1;
+        seqs.set(tenant, seq);
+        return seq;
+      };
       const warm = tenants.flatMap((t) =>
-        Array.from({ length: 20 }, (_, i) => messageEvent(t, 'phone-1', `warm-${t}-${i}`, i + 1)),
+        Array.from({ length: 20 }, (_, i) => messageEvent(t, 'phone-1', `warm-${t}-${i}`, nextSeq(t))),
       );
       await publishAll(js, warm, 16);
       await waitFor(ctx, pool, receiver, tenants, 'warm-', warm.length, timeoutMs, 'warm-up');
@@ -91,7 +99,7 @@ export default async function e2e(args: BenchArgs): Promise<void> {
       // Throughput: N events as fast as JetStream takes them, timed to the last row and the last receipt.
       const burst = Array.from({ length: events }, (_, i) => {
         const tenant = tenants[i % tenantCount]!;
-        return messageEvent(tenant, 'phone-1', `tp-${tenant}-${i}`, i + 1);
+        return messageEvent(tenant, 'phone-1', `tp-${tenant}-${i}`, nextSeq(tenant));
       });
       ctx.log(`throughput: ${events} events over ${tenantCount} tenants`);
       const startedAt = Date.now();
@@ -143,7 +151,7 @@ export default async function e2e(args: BenchArgs): Promise<void> {
         seconds: duration,
         make: (i) => {
           const tenant = tenants[i % tenantCount]!;
-          return messageEvent(tenant, 'phone-1', `lat-${tenant}-${i}`, events + i + 1);
+          return messageEvent(tenant, 'phone-1', `lat-${tenant}-${i}`, nextSeq(tenant));
         },
         onSent: (n) => offered.update(n),
       });
