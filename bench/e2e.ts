@@ -1,4 +1,4 @@
-// `pnpm bench e2e [--events 20000] [--tenants 4] [--rate 1000] [--duration 20]`: the whole fleet
+// `pnpm bench e2e [--events 20000] [--tenants 4] [--instances 4] [--rate 1000] [--duration 20]`: the whole fleet
 // as six processes on a private nats-server and a scratch database, fed by tenant publishing,
 // delivering to a local receiver; beside it, the raw ceilings measured on the same servers.
 import { connect } from 'nats';
@@ -40,6 +40,9 @@ const TARGETS = { throughput_ratio_min: 0.5, p99_publish_to_persisted_ms_max: 50
 export default async function e2e(args: BenchArgs): Promise<void> {
   const events = Math.max(1, Math.round(numberArg(args, 'events', 20_000)));
   const tenantCount = Math.max(1, Math.round(numberArg(args, 'tenants', 4)));
+  // WhatsApp numbers per tenant the load is spread over (round robin). One number does not send
+  // hundreds of events a second, and per-instance order makes each one a serial lane downstream.
+  const instanceCount = Math.max(1, Math.round(numberArg(args, 'instances', 4)));
   const rate = numberArg(args, 'rate', 1_000);
   const duration = numberArg(args, 'duration', 20);
   const timeoutMs = numberArg(args, 'timeout', 600) * 1000;
@@ -82,14 +85,17 @@ export default async function e2e(args: BenchArgs): Promise<void> {
       // Each tenant's instance numbers its events 1, 2, 3, … across the phases, as capture does: a
       // gap would be counted and logged by the router as the fault it is.
       const seqs = new Map<string, number>();
-      const nextSeq = (tenant: string): number => {
-        const seq = (seqs.get(tenant) ?? 0) + 1;
-        seqs.set(tenant, seq);
-        return seq;
+      const made = new Map<string, number>();
+      /** The tenant's next event: on its next instance in turn, with that instance's next seq. */
+      const nextEvent = (tenant: string, id: string) => {
+        const n = made.get(tenant) ?? 0;
+        made.set(tenant, n + 1);
+        const instance = `phone-${(n % instanceCount) + 1}`;
+        const seq = (seqs.get(`${tenant}/${instance}`) ?? 0) + 1;
+        seqs.set(`${tenant}/${instance}`, seq);
+        return messageEvent(tenant, instance, id, seq);
       };
-      const warm = tenants.flatMap((t) =>
-        Array.from({ length: 20 }, (_, i) => messageEvent(t, 'phone-1', `warm-${t}-${i}`, nextSeq(t))),
-      );
+      const warm = tenants.flatMap((t) => Array.from({ length: 20 }, (_, i) => nextEvent(t, `warm-${t}-${i}`)));
       await publishAll(js, warm, 16);
       await waitFor(ctx, pool, receiver, tenants, 'warm-', warm.length, timeoutMs, 'warm-up');
 
@@ -99,7 +105,7 @@ export default async function e2e(args: BenchArgs): Promise<void> {
       // Throughput: N events as fast as JetStream takes them, timed to the last row and the last receipt.
       const burst = Array.from({ length: events }, (_, i) => {
         const tenant = tenants[i % tenantCount]!;
-        return messageEvent(tenant, 'phone-1', `tp-${tenant}-${i}`, nextSeq(tenant));
+        return nextEvent(tenant, `tp-${tenant}-${i}`);
       });
       ctx.log(`throughput: ${events} events over ${tenantCount} tenants`);
       const startedAt = Date.now();
@@ -151,7 +157,7 @@ export default async function e2e(args: BenchArgs): Promise<void> {
         seconds: duration,
         make: (i) => {
           const tenant = tenants[i % tenantCount]!;
-          return messageEvent(tenant, 'phone-1', `lat-${tenant}-${i}`, nextSeq(tenant));
+          return nextEvent(tenant, `lat-${tenant}-${i}`);
         },
         onSent: (n) => offered.update(n),
       });
@@ -210,6 +216,7 @@ export default async function e2e(args: BenchArgs): Promise<void> {
         config: {
           events,
           tenants: tenantCount,
+          instances_per_tenant: instanceCount,
           rate,
           duration_s: duration,
           source: 'tenant publishing (JetStream)',
