@@ -1,3 +1,4 @@
+import { Worker } from 'node:worker_threads';
 import type { JetStreamClient } from 'nats';
 import type pg from 'pg';
 import { quoteIdent, tenantSchemaName } from '@switchyard/db';
@@ -132,4 +133,24 @@ export function sum(values: Iterable<number>): number {
   let total = 0;
   for (const v of values) total += v;
   return total;
+}
+
+/**
+ * Publishes `work.events` from a worker thread with its own NATS connection (see
+ * publish-worker.ts): at `work.rate` events/s open loop, or all at once with `work.window` in
+ * flight. Resolves once every one was acknowledged.
+ */
+export function publishInWorker(work: { url: string; events: OutgoingEvent[]; rate?: number; window?: number }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./publish-worker.mjs', import.meta.url), { workerData: work });
+    let published = false;
+    worker.once('message', () => {
+      published = true;
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => {
+      if (published && code === 0) resolve();
+      else reject(new Error(`publish worker exited with code ${code} before publishing everything`));
+    });
+  });
 }
