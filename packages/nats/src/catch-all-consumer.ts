@@ -9,6 +9,7 @@ import {
   type JsMsg,
 } from 'nats';
 import type { Logger } from 'pino';
+import { LogThrottle } from '@switchyard/runtime';
 import { buildDlqRecord, publishToDlq } from './dlq.ts';
 import { isConsumerNotFound } from './errors.ts';
 import { headersToRecord } from './publish.ts';
@@ -61,6 +62,9 @@ const RETRY_MS = 1_000;
  * — one ack per pulled batch, sent only once every bad message of the batch has a stored DLQ
  * record. A crash redelivers from the last ack; DLQ records are deduplicated by source seq.
  */
+/** One line per tenant and reason per window, then a count (see LogThrottle). */
+const unclaimedLogs = new LogThrottle();
+
 export function startCatchAllConsumer(options: CatchAllConsumerOptions): RunningCatchAll {
   const { js, jsm, stream, durable, logger } = options;
   const log = logger.child({ stream, durable, catchAll: true });
@@ -127,14 +131,12 @@ export function startCatchAllConsumer(options: CatchAllConsumerOptions): Running
       options.dlqSubject !== undefined ? { subject: options.dlqSubject } : {},
     );
     options.onDeadLetter?.(unclaimed);
-    log.warn(
-      {
-        subject: stored.subject,
-        seq: stored.seq,
-        tenant: unclaimed.tenant,
-        reason: unclaimed.reason,
-      },
+    unclaimedLogs.warn(
+      log,
+      `${unclaimed.tenant}\u0000${unclaimed.reason}`,
+      { subject: stored.subject, seq: stored.seq, tenant: unclaimed.tenant, reason: unclaimed.reason },
       'unclaimed message dead-lettered',
+      'more unclaimed messages dead-lettered for the same reason',
     );
   }
 

@@ -1,6 +1,7 @@
 import type { Attempt, DlqReason } from '@switchyard/schema';
 import { ConsumerEvents, type ConsumerStatus, type JetStreamClient, type JsMsg } from 'nats';
 import type { Logger } from 'pino';
+import { LogThrottle } from '@switchyard/runtime';
 import { buildDlqRecord, publishToDlq } from './dlq.ts';
 import type { ConsumerMetrics } from './metrics.ts';
 import type { InboundMessage, Outcome } from './outcome.ts';
@@ -40,6 +41,8 @@ export interface Settler {
   /** The backoff before redelivering a message delivered `deliveryCount` times. */
   backoffFor: (deliveryCount: number) => number;
 }
+
+const deadLetterLogs = new LogThrottle();
 
 export function createSettler(options: SettleOptions): Settler {
   const { js, stream, durable, tenant, service, maxDeliver, logger, metrics } = options;
@@ -87,7 +90,15 @@ export function createSettler(options: SettleOptions): Settler {
     }
     msg.ack();
     metrics.dlqPublished.inc({ service, tenant, reason });
-    logger.warn({ seq: inbound.streamSeq, reason, error, delivery: inbound.deliveryCount }, 'message dead-lettered');
+    // Throttled per consumer and reason (see LogThrottle): the DLQ record and the metric above
+    // account for every one.
+    deadLetterLogs.warn(
+      logger,
+      `${service}\u0000${durable}\u0000${reason}`,
+      { seq: inbound.streamSeq, reason, error, delivery: inbound.deliveryCount },
+      'message dead-lettered',
+      'more messages dead-lettered for the same reason',
+    );
     return 'dead_letter';
   }
 

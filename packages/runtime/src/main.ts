@@ -1,4 +1,5 @@
 import { ConfigError, DependencyUnreachableError } from './errors.ts';
+import { flushLogThrottles } from './log-throttle.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { installSignalHandlers, type SignalSource } from './signals.ts';
 
@@ -34,7 +35,12 @@ export async function runService(options: RunServiceOptions): Promise<void> {
     return;
   }
   const signalOptions = { exit, ...(options.signals ? { signals: options.signals } : {}) };
-  installSignalHandlers({ shutdown: () => handle.stop() }, logger(), signalOptions);
+  const shutdown = async (): Promise<void> => {
+    await handle.stop();
+    // Counts of throttled warnings still waiting for their summary line: log them before exit.
+    flushLogThrottles();
+  };
+  installSignalHandlers({ shutdown }, logger(), signalOptions);
   logger().info('started');
 }
 

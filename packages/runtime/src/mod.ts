@@ -38,6 +38,7 @@ export {
   type Logger,
 } from './logger.ts';
 export { createMetricsRegistry, type Registry } from './metrics.ts';
+export { LogThrottle, flushLogThrottles } from './log-throttle.ts';
 export { startTracing, tracer, type StartTracingOptions, type TracingHandle } from './tracing.ts';
 export {
   SwitchyardError,

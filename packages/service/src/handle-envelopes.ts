@@ -1,5 +1,5 @@
 import { deadLetter, type Handler, type InboundMessage, type Outcome } from '@switchyard/nats';
-import type { Logger } from '@switchyard/runtime';
+import { LogThrottle, type Logger } from '@switchyard/runtime';
 import { parseEnvelope, type DlqReason, type EventEnvelope } from '@switchyard/schema';
 
 /** What an EVENTS handler does with an envelope that parsed and belongs to the tenant it arrived for. */
@@ -29,6 +29,10 @@ export function handleEnvelopes(logger: Logger, handle: EnvelopeHandler): Handle
  * For handlers that find the input bad only later (e.g. Postgres refusing the data).
  */
 export function rejectMessage(logger: Logger, msg: InboundMessage, reason: DlqReason, error: string): Outcome {
-  logger.warn({ tenant: msg.tenant, subject: msg.subject, reason, error }, 'event rejected');
+  // One line per tenant and reason per window, then a count: a flood of bad events must not
+  // become a flood of log lines (each one is in the DLQ with its raw bytes, and counted).
+  rejections.warn(logger, `${msg.tenant}\u0000${reason}`, { tenant: msg.tenant, subject: msg.subject, reason, error }, 'event rejected', 'more events rejected for the same reason');
   return deadLetter(reason, error);
 }
+
+const rejections = new LogThrottle();

@@ -1,6 +1,6 @@
 import { NatsError, type JetStreamManager } from 'nats';
 import { isStreamNotFound } from '@switchyard/nats';
-import type { Logger } from '@switchyard/runtime';
+import { LogThrottle, type Logger } from '@switchyard/runtime';
 import { STREAMS } from '@switchyard/schema';
 import type { Counter } from 'prom-client';
 
@@ -32,6 +32,8 @@ export interface SequenceGapTracker {
  * the previous owner stay in flight. `check` records the seq at once, so the events of one batch,
  * published together, are compared with each other rather than with what EVENTS holds yet.
  */
+const gapLogs = new LogThrottle();
+
 export function sequenceGapTracker(deps: SequenceGapsDeps): SequenceGapTracker {
   const last = new Map<string, number>();
   const stream = deps.eventsStream ?? STREAMS.events;
@@ -58,7 +60,9 @@ export function sequenceGapTracker(deps: SequenceGapsDeps): SequenceGapTracker {
         if (before === undefined || seq > before) last.set(key, seq);
         if (before === undefined || seq <= before + 1) return;
         deps.gaps.inc({ tenant });
-        deps.logger.warn({ tenant, instance, after: before, seq, missing: seq - before - 1 }, 'gap in instance sequence');
+        // The first gap of an instance is logged as it is; a publisher that skips numbers all the
+        // time gets one line and a count per window (the metric counts every gap).
+        gapLogs.warn(deps.logger, key, { tenant, instance, after: before, seq, missing: seq - before - 1 }, 'gap in instance sequence', 'more gaps in the same instance sequence');
       };
       const cached = last.get(key);
       if (cached !== undefined) {
