@@ -1,3 +1,4 @@
+import { listTenants } from '@switchyard/db';
 import { startTenantBatchConsumers } from '@switchyard/nats';
 import type { Logger } from '@switchyard/runtime';
 import { startService, type RunningService } from '@switchyard/service';
@@ -35,6 +36,8 @@ export function startPersistence(config: PersistenceConfig, options: Persistence
         maxLimit: config.PERSISTENCE_REPLAY_MAX_LIMIT,
         inlineMax: config.PERSISTENCE_REPLAY_INLINE_MAX,
       });
+      // Jobs a dead or drained replica left behind are resumed by whichever replica scans next.
+      jobs.resumeEvery(async () => (await listTenants(ctx.pool)).map((t) => t.id));
       ctx.onShutdown('stop-intake', 'replay jobs', () => jobs.stop());
 
       const retention = scheduleRetention(

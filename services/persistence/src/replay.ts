@@ -29,6 +29,12 @@ export interface ReplayProgress {
   failed: number;
 }
 
+/** The last event a replay published: (occurred_at in µs since the epoch, id), its read order. */
+export interface ReplayCursor {
+  occurredUs: string;
+  id: string;
+}
+
 export function newReplayId(): string {
   return `rpl_${randomBytes(8).toString('hex')}`;
 }
@@ -56,10 +62,19 @@ export async function replayEvents(
   deps: ReplayDeps,
   tenant: string,
   filters: EventFilters,
-  options: { replayId: string; max: number; onProgress?: (progress: ReplayProgress) => Promise<void>; signal?: AbortSignal },
+  options: {
+    replayId: string;
+    /** Events to publish at most, counting those `from` says were done already. */
+    max: number;
+    /** Resume: the progress so far and the last event published (a job another replica started). */
+    from?: { progress: ReplayProgress; cursor: ReplayCursor | undefined };
+    /** After every page: the progress and the cursor to resume after. */
+    onProgress?: (progress: ReplayProgress, cursor: ReplayCursor | undefined) => Promise<void>;
+    signal?: AbortSignal;
+  },
 ): Promise<ReplayProgress> {
-  const progress: ReplayProgress = { replayed: 0, failed: 0 };
-  let after: { occurredUs: string; id: string } | undefined;
+  const progress: ReplayProgress = { ...(options.from?.progress ?? { replayed: 0, failed: 0 }) };
+  let after: ReplayCursor | undefined = options.from?.cursor;
   while (progress.replayed + progress.failed < options.max && options.signal?.aborted !== true) {
     const page = await readPage(deps.pool, tenant, filters, after, Math.min(PAGE, options.max - progress.replayed - progress.failed));
     if (page.length === 0) break;
@@ -76,7 +91,7 @@ export async function replayEvents(
     }
     const last = page.at(-1);
     after = last === undefined ? undefined : { occurredUs: last.occurredUs, id: last.event.id };
-    await options.onProgress?.(progress);
+    await options.onProgress?.(progress, after);
   }
   return progress;
 }
@@ -85,7 +100,7 @@ async function readPage(
   pool: Pool,
   tenant: string,
   filters: EventFilters,
-  after: { occurredUs: string; id: string } | undefined,
+  after: ReplayCursor | undefined,
   limit: number,
 ): Promise<{ event: StoredEvent; occurredUs: string }[]> {
   const params: unknown[] = [];
