@@ -1,12 +1,12 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { LookupFunction } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import type { Agent } from 'node:http';
 import { signingSecrets, type Endpoint } from '@switchyard/db';
 import type { EndpointConnections } from './endpoint-connections.ts';
 import { parseRetryAfter } from './retry-policy.ts';
 import { signWebhookWithEach } from './signature.ts';
-import { EMPTY_ALLOW_LIST, resolveDestination, type AllowList } from './ssrf-guard.ts';
+import { EMPTY_ALLOW_LIST, resolveDestination, type AllowList, type Destination } from './ssrf-guard.ts';
 
 /** How one HTTP attempt ended; `delivered` means a 2xx answer and nothing else does. */
 export type DeliveryOutcome = 'delivered' | 'http_error' | 'timeout' | 'network_error' | 'refused';
@@ -61,14 +61,9 @@ export async function postWebhook(endpoint: PostableEndpoint, delivery: WebhookD
   const started = performance.now();
   const base = { endpointId: endpoint.id, timestampSeconds };
   const elapsed = (): number => Math.round(performance.now() - started);
-  const url = new URL(endpoint.url);
-  const destination = await resolveDestination(url, options.allow ?? EMPTY_ALLOW_LIST);
-  if (!destination.ok) return { ...base, outcome: 'refused', ok: false, latencyMs: elapsed(), error: `refused: ${destination.error}` };
-
-  const pinned: LookupFunction = (_host, opts, callback) => {
-    if (opts.all === true) callback(null, [{ address: destination.address, family: destination.family }]);
-    else callback(null, destination.address, destination.family);
-  };
+  const target = await targetOf(endpoint.url, options.allow ?? EMPTY_ALLOW_LIST);
+  if (!target.destination.ok) return { ...base, outcome: 'refused', ok: false, latencyMs: elapsed(), error: `refused: ${target.destination.error}` };
+  const { url, destination, pinned } = target as Target & { destination: { ok: true } };
   const agent = options.connections?.agentFor(url.protocol, destination.address, url.port || (url.protocol === 'https:' ? '443' : '80'));
   try {
     const response = await send(url, {
@@ -101,6 +96,44 @@ export async function postWebhook(endpoint: PostableEndpoint, delivery: WebhookD
       error: timedOut ? `no response within ${endpoint.timeoutMs} ms` : describeError(err),
     };
   }
+}
+
+interface Target {
+  url: URL;
+  destination: Destination;
+  /** A `lookup` that answers the checked address: the connection goes where the guard looked. */
+  pinned: LookupFunction;
+}
+
+/**
+ * An endpoint URL whose host is an IP address always checks the same way, so its parsed URL and
+ * verdict are kept (per allow-list); a host name is resolved and checked again for every request
+ * (DNS may move it). At most TARGET_CACHE_MAX kept; the oldest goes first.
+ */
+const literalTargets = new WeakMap<AllowList, Map<string, Target>>();
+const TARGET_CACHE_MAX = 1_000;
+
+async function targetOf(rawUrl: string, allow: AllowList): Promise<Target> {
+  const cached = literalTargets.get(allow)?.get(rawUrl);
+  if (cached !== undefined) return cached;
+  const url = new URL(rawUrl);
+  const destination = await resolveDestination(url, allow);
+  const target: Target = {
+    url,
+    destination,
+    pinned: (_host, opts, callback) => {
+      if (!destination.ok) callback(new Error(destination.error), '', 4);
+      else if (opts.all === true) callback(null, [{ address: destination.address, family: destination.family }]);
+      else callback(null, destination.address, destination.family);
+    },
+  };
+  if (isIP(url.hostname.replace(/^\[(.*)\]$/, '$1')) !== 0) {
+    let cache = literalTargets.get(allow);
+    if (cache === undefined) literalTargets.set(allow, (cache = new Map<string, Target>()));
+    if (cache.size >= TARGET_CACHE_MAX) cache.delete(cache.keys().next().value!);
+    cache.set(rawUrl, target);
+  }
+  return target;
 }
 
 class TimeoutError extends Error {
