@@ -175,8 +175,8 @@ export default async function e2e(args: BenchArgs): Promise<void> {
       eventsTap.unsubscribe();
       ingestTap.unsubscribe();
       const persistedLatency = await storedLatencies(pool, tenants, 'lat-');
-      const capturedAt = await capturedTimes(pool, tenants, 'lat-');
-      const storedAt = await storedTimes(pool, tenants, 'lat-');
+      const capturedAt = await eventTimes(pool, tenants, 'lat-', 'captured_at');
+      const storedAt = await eventTimes(pool, tenants, 'lat-', 'stored_at');
       const publishHop: number[] = [];
       const routerHop: number[] = [];
       const persistenceHop: number[] = [];
@@ -332,26 +332,18 @@ async function storedLatencies(
   return rows.map((r) => r.ms);
 }
 
-/** When each event's row was stored (the storing transaction's start: stored_at defaults to now()). */
-async function storedTimes(
+/**
+ * Each event's `captured_at` (set by the publisher) or `stored_at` (the storing transaction's
+ * start: it defaults to now()), by id, in ms since the epoch.
+ */
+async function eventTimes(
   pool: ReturnType<typeof createPool>,
   tenants: readonly string[],
   prefix: string,
+  column: 'captured_at' | 'stored_at',
 ): Promise<Map<string, number>> {
   const { rows } = await pool.query<{ id: string; at: Date }>(
-    `SELECT id, stored_at AS at FROM (${unionOver(tenants, 'id, stored_at')}) s`,
-    [`${prefix}%`],
-  );
-  return new Map(rows.map((r) => [r.id, r.at.getTime()]));
-}
-
-async function capturedTimes(
-  pool: ReturnType<typeof createPool>,
-  tenants: readonly string[],
-  prefix: string,
-): Promise<Map<string, number>> {
-  const { rows } = await pool.query<{ id: string; at: Date }>(
-    `SELECT id, captured_at AS at FROM (${unionOver(tenants, 'id, captured_at')}) s`,
+    `SELECT id, ${column} AS at FROM (${unionOver(tenants, `id, ${column}`)}) s`,
     [`${prefix}%`],
   );
   return new Map(rows.map((r) => [r.id, r.at.getTime()]));

@@ -337,8 +337,10 @@ export interface StartOwnershipOptions {
   partitions: number;
   replicaId: string;
   ttlMs: number;
+  /** Default max(200 ms, ttl/5). */
   claimIntervalMs?: number;
   rebalanceIntervalMs?: number;
+  /** Partitions handed over per rebalance interval; default ceil(partitions / 8). */
   rebalanceStep?: number;
   logger: Logger;
   onAcquire?(partition: number): void | Promise<void>;
@@ -376,9 +378,11 @@ export async function startOwnership(options: StartOwnershipOptions): Promise<Pa
     leases,
     replicaId: options.replicaId,
     candidates: () => keys,
-    ...(options.claimIntervalMs !== undefined ? { claimIntervalMs: options.claimIntervalMs } : {}),
+    // Partitions are cheap to move (a consumer stops here and starts there), so by default they
+    // are claimed every TTL/5 and handed over an eighth at a time, not one key per round.
+    claimIntervalMs: options.claimIntervalMs ?? Math.max(200, options.ttlMs / 5),
+    rebalanceStep: options.rebalanceStep ?? Math.ceil(partitions / 8),
     ...(options.rebalanceIntervalMs !== undefined ? { rebalanceIntervalMs: options.rebalanceIntervalMs } : {}),
-    ...(options.rebalanceStep !== undefined ? { rebalanceStep: options.rebalanceStep } : {}),
     logger: options.logger.child({ ownership: options.name }),
     async onAcquire(key) {
       const partition = toPartition(key);

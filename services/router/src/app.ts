@@ -53,9 +53,7 @@ export function startRouter(config: RouterConfig, options: RouterOptions = {}): 
         name: 'router-realtime',
         partitions: config.ROUTER_PARTITIONS,
         ttlMs: config.ROUTER_LEASE_TTL,
-        claimIntervalMs: Math.max(200, config.ROUTER_LEASE_TTL / 5),
         rebalanceIntervalMs: config.ROUTER_REBALANCE_INTERVAL,
-        rebalanceStep: Math.ceil(config.ROUTER_PARTITIONS / 8),
       });
       // No batch wait: under load the next batch gathers while this one's PubAcks are awaited;
       // a quiet tenant's single event goes at once.

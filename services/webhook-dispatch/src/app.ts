@@ -52,8 +52,6 @@ export function startWebhookDispatch(config: WebhookDispatchConfig, options: Web
         name: 'webhook-dispatch',
         partitions: config.WEBHOOK_PARTITIONS,
         ttlMs: config.WEBHOOK_LEASE_TTL,
-        claimIntervalMs: Math.max(200, config.WEBHOOK_LEASE_TTL / 5),
-        rebalanceStep: Math.ceil(config.WEBHOOK_PARTITIONS / 8),
       });
       let tenants: () => string[] = () => [];
       const workers = new EndpointWorkers({
