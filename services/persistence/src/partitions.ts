@@ -1,4 +1,4 @@
-import type { TenantQueryable } from '@switchyard/db';
+import type { TenantDb, TenantQueryable } from '@switchyard/db';
 
 /**
  * The events log is range-partitioned by month on occurred_at: `events_pYYYYMM` holds
@@ -54,32 +54,71 @@ export async function listPartitions(db: TenantQueryable): Promise<MonthPartitio
 /**
  * Creates the partitions that do not exist yet. Each is created in its own statement outside
  * the batch's transaction, so a batch never holds the parent's lock; IF NOT EXISTS and the
- * duplicate-object retry make concurrent replicas harmless.
+ * duplicate-object retry make concurrent replicas harmless. A month whose rows already sit in
+ * events_default (stored while it had no partition: retention dropped it a moment before) is
+ * created with those rows moved into it (`createMovingDefaultRows`).
  */
-export async function ensurePartitions(db: TenantQueryable, partitions: readonly MonthPartition[]): Promise<string[]> {
+export async function ensurePartitions(db: TenantDb, partitions: readonly MonthPartition[]): Promise<string[]> {
   const created: string[] = [];
-  for (const p of partitions) {
+  for (const p of await missingPartitions(db, partitions)) {
     try {
-      const exists = await db.query<{ found: boolean }>(`SELECT to_regclass('${partitionTable(p)}') IS NOT NULL AS found`);
-      if (exists.rows[0]?.found === true) continue;
       await db.query(
         `CREATE TABLE IF NOT EXISTS ${partitionTable(p)}
            PARTITION OF :SCHEMA.events FOR VALUES FROM ('${p.from.toISOString()}') TO ('${p.to.toISOString()}')`,
       );
       created.push(p.name);
     } catch (err) {
-      // 42P07: another replica created it between our check and CREATE. Anything else (e.g. the
-      // default partition already holds rows of that month) leaves the rows where they are.
-      if (!isDuplicate(err)) throw err;
+      // 42P07: another replica created it between our check and CREATE.
+      if (isDuplicate(err)) continue;
+      if (!isDefaultHoldingRows(err)) throw err;
+      await createMovingDefaultRows(db, p);
+      created.push(p.name);
     }
   }
   return created;
+}
+
+/** Of `partitions`, those with no table: one catalogue query for all of them. */
+async function missingPartitions(db: TenantDb, partitions: readonly MonthPartition[]): Promise<MonthPartition[]> {
+  if (partitions.length === 0) return [];
+  const rows = partitions.map((p, i) => `(${i}, to_regclass('${partitionTable(p)}'))`).join(', ');
+  const result = await db.query<{ i: number }>(`SELECT i FROM (VALUES ${rows}) AS x(i, reg) WHERE reg IS NULL`);
+  return result.rows.map((row) => partitions[row.i]!);
+}
+
+/**
+ * Creates month `p` although events_default holds rows of it, which Postgres refuses to do in
+ * place: in one transaction, the default partition is detached, the month created, its rows
+ * moved from the old default into it, and the default attached again. The events table is locked
+ * meanwhile (a batch waits); it only happens to a month stored while it had no partition.
+ */
+async function createMovingDefaultRows(db: TenantDb, p: MonthPartition): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.query('ALTER TABLE :SCHEMA.events DETACH PARTITION :SCHEMA.events_default');
+    await tx.query(
+      `CREATE TABLE IF NOT EXISTS ${partitionTable(p)}
+         PARTITION OF :SCHEMA.events FOR VALUES FROM ('${p.from.toISOString()}') TO ('${p.to.toISOString()}')`,
+    );
+    await tx.query(
+      `WITH moved AS (
+         DELETE FROM :SCHEMA.events_default WHERE occurred_at >= $1 AND occurred_at < $2 RETURNING *
+       )
+       INSERT INTO :SCHEMA.events SELECT * FROM moved`,
+      [p.from, p.to],
+    );
+    await tx.query('ALTER TABLE :SCHEMA.events ATTACH PARTITION :SCHEMA.events_default DEFAULT');
+  });
 }
 
 /** The partition's qualified name; its name only ever comes from `partitionFor`, digits and all. */
 export function partitionTable(p: MonthPartition): string {
   if (!NAME.test(p.name)) throw new Error(`not a partition name: ${p.name}`);
   return `:SCHEMA."${p.name}"`;
+}
+
+/** 23514 on CREATE … PARTITION OF: the default partition holds rows of the new range. */
+function isDefaultHoldingRows(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && 'code' in err && err.code === '23514';
 }
 
 function isDuplicate(err: unknown): boolean {

@@ -55,8 +55,6 @@ export interface PersistBatchHandler {
  * into single events so the poison one is dead-lettered and the others still land.
  */
 export function persistBatch(deps: PersistBatchDeps): PersistBatchHandler {
-  // Partitions this consumer created or saw; saves a catalogue lookup per batch.
-  const knownPartitions = new Set<string>();
   return {
     async prepare(messages) {
       const valid: Parsed[] = [];
@@ -78,17 +76,17 @@ export function persistBatch(deps: PersistBatchDeps): PersistBatchHandler {
       const outcomes: Outcome[] = [];
       // Logged here, not in prepare: a prepared batch may be dropped and prepared again.
       for (const r of prepared.rejected) outcomes[r.index] = rejectMessage(deps.logger, messages[r.index]!, r.reason, r.error);
-      if (prepared.plan !== undefined) await store(deps, knownPartitions, prepared.valid, prepared.plan, outcomes);
+      if (prepared.plan !== undefined) await store(deps, prepared.valid, prepared.plan, outcomes);
       return messages.map((_, i) => outcomes[i] ?? retry('no outcome decided'));
     },
   };
 }
 
-async function store(deps: PersistBatchDeps, known: Set<string>, batch: Parsed[], plan: BatchPlan, outcomes: Outcome[]): Promise<void> {
+async function store(deps: PersistBatchDeps, batch: Parsed[], plan: BatchPlan, outcomes: Outcome[]): Promise<void> {
   const tenant = batch[0]!.msg.tenant;
   const stopTimer = deps.metrics.insertDuration.startTimer({ tenant });
   try {
-    const { inserted } = await writeBatch(deps.pool, tenant, plan, known);
+    const { inserted } = await writeBatch(deps.pool, tenant, plan);
     stopTimer();
     deps.metrics.batchSize.observe({ tenant }, batch.length);
     const persisted = new Map<string, number>();
@@ -108,7 +106,7 @@ async function store(deps: PersistBatchDeps, known: Set<string>, batch: Parsed[]
     const failure = classifyPostgresFailure(err);
     if (batch.length > 1 && (failure === 'bad-data' || failure === 'unknown')) {
       deps.logger.warn({ tenant, size: batch.length, err }, 'batch refused; storing its events one by one to isolate the cause');
-      for (const p of batch) await store(deps, known, [p], planBatch([p.event]), outcomes);
+      for (const p of batch) await store(deps, [p], planBatch([p.event]), outcomes);
       return;
     }
     for (const p of batch) outcomes[p.index] = onFailure(deps, p, err);

@@ -1,4 +1,4 @@
-import { forTenant, type Pool, type TenantQueryable } from '@switchyard/db';
+import { forTenant, type Pool } from '@switchyard/db';
 import type { EventEnvelope } from '@switchyard/schema';
 import { ensurePartitions, partitionFor, type MonthPartition } from './partitions.ts';
 import { projectEvents } from './project-events.ts';
@@ -52,15 +52,17 @@ export function planBatch(events: readonly EventEnvelope[]): BatchPlan {
  * Exactly-once by id: `event_ids` is written first with ON CONFLICT DO NOTHING RETURNING id; only
  * the ids it returns go into `events` and the projections, so a batch seen twice changes nothing.
  */
-export async function storeBatch(pool: Pool, tenant: string, events: readonly EventEnvelope[], knownPartitions?: Set<string>): Promise<StoreBatchResult> {
-  return writeBatch(pool, tenant, planBatch(events), knownPartitions);
+export async function storeBatch(pool: Pool, tenant: string, events: readonly EventEnvelope[]): Promise<StoreBatchResult> {
+  return writeBatch(pool, tenant, planBatch(events));
 }
 
 /** `storeBatch` for a batch planned ahead. */
-export async function writeBatch(pool: Pool, tenant: string, plan: BatchPlan, knownPartitions?: Set<string>): Promise<StoreBatchResult> {
+export async function writeBatch(pool: Pool, tenant: string, plan: BatchPlan): Promise<StoreBatchResult> {
   if (plan.events.length === 0) return { inserted: new Set() };
   const db = forTenant(pool, tenant);
-  await ensureMonths(db, plan.months, knownPartitions);
+  // Checked for every batch, not remembered: any replica's retention pass may drop a month
+  // (an old one a history sync reaches back to) between two batches.
+  await ensurePartitions(db, plan.months);
   return db.transaction(async (tx) => {
     const claimed = await tx.query<{ id: string }>(plan.store.text, plan.store.params);
     const inserted = new Set(claimed.rows.map((row) => row.id));
@@ -72,14 +74,6 @@ export async function writeBatch(pool: Pool, tenant: string, plan: BatchPlan, kn
     }
     return { inserted };
   });
-}
-
-/** Partitions for every month the batch touches, created outside the transaction. */
-async function ensureMonths(db: TenantQueryable, months: readonly MonthPartition[], known: Set<string> | undefined): Promise<void> {
-  const wanted = months.filter((p) => known?.has(p.name) !== true);
-  if (wanted.length === 0) return;
-  await ensurePartitions(db, wanted);
-  for (const p of wanted) known?.add(p.name);
 }
 
 const STATE_SOURCE = 'jsonb_to_recordset($1::jsonb)';
