@@ -46,13 +46,18 @@ describe('partition ownership', () => {
     return o;
   }
 
-  it('never lets two replicas own one partition, converges to fair shares, and moves a drained replica’s partitions at once', async () => {
+  /** Replica a owning all 8 partitions, then b started beside it, on a fresh bucket. */
+  async function aThenB(): Promise<{ a: PartitionOwnership; b: PartitionOwnership; log: string[] }> {
     t = await testNats();
     bucketName = `own_${randomHex()}`;
     const log: string[] = [];
     const a = await owner(t, 'a', log);
     await waitFor(() => a.owned().length === 8, 10_000, 'a owns all');
-    const b = await owner(t, 'b', log);
+    return { a, b: await owner(t, 'b', log), log };
+  }
+
+  it('never lets two replicas own one partition, converges to fair shares, and moves a drained replica’s partitions at once', async () => {
+    const { a, b, log } = await aThenB();
     let overlaps = 0;
     const sampler = setInterval(() => {
       for (let p = 0; p < 8; p++) if (a.owns(p) && b.owns(p)) overlaps++;
@@ -74,12 +79,7 @@ describe('partition ownership', () => {
   });
 
   it('lets a dead replica’s partitions go only after its lease expired', async () => {
-    t = await testNats();
-    bucketName = `own_${randomHex()}`;
-    const log: string[] = [];
-    const a = await owner(t, 'a', log);
-    await waitFor(() => a.owned().length === 8, 10_000, 'a owns all');
-    const b = await owner(t, 'b', log);
+    const { a, b, log } = await aThenB();
     const died = Date.now();
     await a.abandon();
     expect(log.filter((l) => l.startsWith('a-'))).toHaveLength(8);

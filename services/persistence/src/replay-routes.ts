@@ -122,7 +122,7 @@ export class ReplayJobs {
         try {
           filters = toEventFilters(row.filters);
         } catch (err) {
-          await this.#finish(tenant, row.id, from.progress, from.cursor, 'failed', `its filters are no longer valid: ${err instanceof Error ? err.message : String(err)}`);
+          await this.#save(tenant, row.id, from.progress, from.cursor, 'failed', `its filters are no longer valid: ${err instanceof Error ? err.message : String(err)}`);
           continue;
         }
         this.deps.logger.info({ tenant, replay: row.id, ...from.progress }, 'resuming a replay job another replica left');
@@ -166,20 +166,16 @@ export class ReplayJobs {
         // Drained: backdated, so the next scan of any replica resumes it after `cursor`.
         await this.#save(tenant, id, result, cursor, 'running', null, true);
         this.deps.logger.info({ tenant, replay: id, ...result }, 'replay job handed over: another replica resumes it');
-      } else await this.#finish(tenant, id, result, cursor, 'succeeded', null);
+      } else await this.#save(tenant, id, result, cursor, 'succeeded', null);
     } catch (err) {
       this.deps.logger.error({ tenant, replay: id, err }, 'replay job failed');
-      await this.#finish(tenant, id, progress, cursor, 'failed', err instanceof Error ? err.message : String(err)).catch((saveErr: unknown) =>
+      await this.#save(tenant, id, progress, cursor, 'failed', err instanceof Error ? err.message : String(err)).catch((saveErr: unknown) =>
         this.deps.logger.error({ tenant, replay: id, err: saveErr }, 'recording a failed replay job failed; another replica will find it running and resume it'),
       );
     }
   }
 
-  #finish(tenant: string, id: string, p: ReplayProgress, cursor: ReplayCursor | undefined, status: 'succeeded' | 'failed', error: string | null): Promise<void> {
-    return this.#save(tenant, id, p, cursor, status, error);
-  }
-
-  async #save(tenant: string, id: string, p: ReplayProgress, cursor: ReplayCursor | undefined, status: string, error: string | null, handOver = false): Promise<void> {
+  async #save(tenant: string, id: string, p: ReplayProgress, cursor: ReplayCursor | undefined, status: 'running' | 'succeeded' | 'failed', error: string | null, handOver = false): Promise<void> {
     await forTenant(this.deps.pool, tenant).query(
       `UPDATE :SCHEMA.replay_jobs SET events_replayed = $2, events_failed = $3, status = $4, error = $5,
               cursor_occurred_us = $6, cursor_id = $7,

@@ -60,7 +60,7 @@ export async function storeBatch(pool: Pool, tenant: string, events: readonly Ev
 export async function writeBatch(pool: Pool, tenant: string, plan: BatchPlan): Promise<StoreBatchResult> {
   if (plan.events.length === 0) return { inserted: new Set() };
   const db = forTenant(pool, tenant);
-  // Checked for every batch, not remembered: any replica's retention pass may drop a month
+  // Checked for every batch, not remembered: a retention pass on some replica may drop a month
   // (an old one a history sync reaches back to) between two batches.
   await ensurePartitions(db, plan.months);
   return db.transaction(async (tx) => {

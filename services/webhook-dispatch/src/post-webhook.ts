@@ -61,9 +61,8 @@ export async function postWebhook(endpoint: PostableEndpoint, delivery: WebhookD
   const started = performance.now();
   const base = { endpointId: endpoint.id, timestampSeconds };
   const elapsed = (): number => Math.round(performance.now() - started);
-  const target = await targetOf(endpoint.url, options.allow ?? EMPTY_ALLOW_LIST);
-  if (!target.destination.ok) return { ...base, outcome: 'refused', ok: false, latencyMs: elapsed(), error: `refused: ${target.destination.error}` };
-  const { url, destination, pinned } = target as Target & { destination: { ok: true } };
+  const { url, destination, pinned } = await targetOf(endpoint.url, options.allow ?? EMPTY_ALLOW_LIST);
+  if (!destination.ok) return { ...base, outcome: 'refused', ok: false, latencyMs: elapsed(), error: `refused: ${destination.error}` };
   const agent = options.connections?.agentFor(url.protocol, destination.address, url.port || (url.protocol === 'https:' ? '443' : '80'));
   try {
     const response = await send(url, {
