@@ -173,4 +173,40 @@ describe('startBatchConsumer', () => {
     expect(log.indexOf('prepare 2')).toBeLessThan(log.indexOf('committed 1'));
     expect(log.indexOf('commit 2 10-19')).toBeGreaterThan(log.indexOf('committed 1'));
   });
+  it('(staged) sends the next commit before settling a batch of acks, and stop() settles a commit it started', async () => {
+    const { n, tenant, start, settled } = await setup(30);
+    const ackedBefore: number[] = [];
+    const acked = async () =>
+      ((await n.registry.getSingleMetric('events_consumed_total')?.get())?.values ?? [])
+        .filter((v) => v.labels['tenant'] === tenant && v.labels['outcome'] === 'ack')
+        .reduce((sum, v) => sum + v.value, 0);
+    let commits = 0;
+    const consumer = start(
+      {
+        prepare: (messages) => messages.map((m) => decode(m.data)),
+        commit: async (bodies) => {
+          // How many messages were settled as this commit starts: batch 1's acks come after.
+          ackedBefore.push(await acked());
+          if (++commits === 2) void consumer.stop();
+          await new Promise((r) => setTimeout(r, 100));
+          return bodies.map(() => ack());
+        },
+      },
+      { batchSize: 10 },
+    );
+    await waitFor(async () => consumer.state() === 'stopped', 10_000, 'consumer stopped');
+    expect(ackedBefore, 'messages settled as each commit started').toEqual([0, 0]);
+    // The commit started before stop() was settled, not handed back: both batches acked.
+    expect(await acked(), 'messages acked').toBe(20);
+    const info = await n.jsm.consumers.info(n.streams.ingest.name, `persistence_${tenant}`);
+    expect(info.ack_floor.consumer_seq, 'ack floor').toBeGreaterThanOrEqual(20);
+    // The rest is handed back: another consumer gets it, and only it.
+    const rest: string[] = [];
+    start(async (messages) => {
+      rest.push(...messages.map((m) => decode(m.data)));
+      return messages.map(() => ack());
+    });
+    await settled();
+    expect([...new Set(rest)].sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 10 }, (_, i) => String(20 + i)));
+  });
 });

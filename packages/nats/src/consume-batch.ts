@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { isNonRetryable } from '@switchyard/runtime';
 import { durableName, SYSTEM_TENANT, STREAMS, tenantFilterSubject, type StreamKind } from '@switchyard/schema';
 import { type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from 'nats';
@@ -113,6 +114,14 @@ class LazyInbound implements InboundMessage {
     const id = this.#msg.headers?.get('Nats-Msg-Id');
     return id !== undefined && id !== '' ? id : undefined;
   }
+}
+
+/** A batch the handler has answered for, not settled yet. */
+interface Handled {
+  outcomes: Outcome[];
+  nonRetryableThrow: boolean;
+  /** Ends the batch's duration metric (handling and settling). */
+  stopTimer: (labels?: Record<string, string>) => number;
 }
 
 interface Retried {
@@ -271,8 +280,10 @@ export function startBatchConsumer<P = unknown>(options: StartBatchConsumerOptio
     };
     try {
       let current = await takeNext();
+      // The current batch's handler when it was started early (see below), else undefined.
+      let started: Promise<Handled> | undefined;
       while (current !== null) {
-        if (state !== 'running') {
+        if (state !== 'running' && started === undefined) {
           // Hand them straight back so another replica can take them now.
           clearInterval(current.keepAlive);
           for (const msg of current.msgs) msg.nak();
@@ -282,15 +293,32 @@ export function startBatchConsumer<P = unknown>(options: StartBatchConsumerOptio
         const cut = deferred();
         // Pipelined: collect (and prepare) the next batch while this one commits.
         const following = staged !== undefined ? takeNext(cut.promise) : undefined;
-        following?.catch(() => undefined);
-        const retried = await processBatch(current);
+        let ahead: Taken<P> | null | undefined;
+        following?.then(
+          (taken) => (ahead = taken),
+          () => undefined,
+        );
+        const handled = await (started ?? handle(current));
+        started = undefined;
+        if (ahead != null && state === 'running' && handled.outcomes.every((o) => o.kind === 'ack')) {
+          // Every message of this batch is done with (acks cannot fail into a retry) and the next
+          // batch is prepared: start its commit first, so it is on its way to the database while
+          // this batch's acks are sent, instead of after them.
+          started = handle(ahead);
+          started.catch(() => undefined);
+          await nextTurn();
+          await settle(current, handled);
+          current = ahead;
+          continue;
+        }
+        const retried = await settle(current, handled);
         if (retried.seqs.length > 0) {
           // Nothing after a retried message may be processed before it comes back.
           cut.resolve();
-          const ahead = await following;
-          if (ahead !== undefined && ahead !== null) {
-            clearInterval(ahead.keepAlive);
-            source.giveBack(ahead.msgs);
+          const next = await following;
+          if (next !== undefined && next !== null) {
+            clearInterval(next.keepAlive);
+            source.giveBack(next.msgs);
           }
           source.holdBackFor(retried.seqs, retried.waitMs);
           current = await takeNext();
@@ -333,8 +361,8 @@ export function startBatchConsumer<P = unknown>(options: StartBatchConsumerOptio
     return new LazyInbound(msg, tenant);
   }
 
-  /** Runs the handler over one batch and settles every message; answers what was nak'd for a retry. */
-  async function processBatch(taken: Taken<P>): Promise<Retried> {
+  /** Runs the handler over one batch: one outcome per message (a throw becomes the same outcome for all). */
+  async function handle(taken: Taken<P>): Promise<Handled> {
     const { msgs, inbound } = taken;
     const stopTimer = metrics.duration.startTimer({ service, tenant });
     let outcomes: Outcome[];
@@ -350,8 +378,13 @@ export function startBatchConsumer<P = unknown>(options: StartBatchConsumerOptio
     } finally {
       clearInterval(taken.keepAlive);
     }
-    const retried = await settleBatch(taken, outcomes, nonRetryableThrow);
-    stopTimer({});
+    return { outcomes, nonRetryableThrow, stopTimer };
+  }
+
+  /** Settles a handled batch; answers what was nak'd for a retry. */
+  async function settle(taken: Taken<P>, handled: Handled): Promise<Retried> {
+    const retried = await settleBatch(taken, handled.outcomes, handled.nonRetryableThrow);
+    handled.stopTimer({});
     return retried;
   }
 
