@@ -1,10 +1,11 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { Pool } from '@switchyard/db';
+import { forTenant, type Pool } from '@switchyard/db';
 import { ack, retry, type InboundMessage, type Outcome } from '@switchyard/nats';
 import type { Logger } from '@switchyard/runtime';
 import { parseEnvelope, type DlqReason, type EventEnvelope } from '@switchyard/schema';
 import { rejectMessage } from '@switchyard/service';
 import type { PersistenceMetrics } from './metrics.ts';
+import { ensurePartitions } from './partitions.ts';
 import { classifyPostgresFailure } from './postgres-failure.ts';
 import { planBatch, writeBatch, type BatchPlan } from './store-batch.ts';
 
@@ -35,12 +36,14 @@ export interface PreparedBatch {
   rejected: Rejected[];
   /** The plan of `valid` as one batch; undefined when there is nothing valid. */
   plan: BatchPlan | undefined;
+  /** Every month of the plan has its partition (checked in prepare); else commit checks first. */
+  monthsReady?: boolean;
 }
 
 /**
  * The two stages of `startBatchConsumer`'s staged handler (see StagedBatchHandler in the nats
- * package): `prepare` is pure CPU, so the consume loop runs it for the next batch while the
- * current one commits.
+ * package): `prepare` is CPU work and one read of the catalogue (the batch's month partitions),
+ * so the consume loop runs it for the next batch while the current one commits.
  */
 export interface PersistBatchHandler {
   prepare(messages: readonly InboundMessage[]): Promise<PreparedBatch>;
@@ -69,23 +72,33 @@ export function persistBatch(deps: PersistBatchDeps): PersistBatchHandler {
           rejected.push({ index, reason: 'TENANT_MISMATCH', error: `event of tenant ${parsed.event.tenant} consumed for ${msg.tenant} on ${msg.subject}` });
         } else valid.push({ index, msg, event: parsed.event });
       }
-      if (valid.length > 0) await nextTurn();
-      return { valid, rejected, plan: valid.length > 0 ? planBatch(valid.map((p) => p.event)) : undefined };
+      if (valid.length === 0) return { valid, rejected, plan: undefined };
+      await nextTurn();
+      const plan = planBatch(valid.map((p) => p.event));
+      // The one database step of prepare, read-only unless a month is new (then idempotent): it
+      // overlaps the batch before's write instead of being one more round trip before this one's.
+      // Should it fail, commit does it again, where a failure is handled like the write's own.
+      const monthsReady = await ensurePartitions(forTenant(deps.pool, messages[0]!.tenant), plan.months).then(
+        () => true,
+        () => false,
+      );
+      return { valid, rejected, plan, monthsReady };
     },
     async commit(prepared, messages) {
       const outcomes: Outcome[] = [];
       // Logged here, not in prepare: a prepared batch may be dropped and prepared again.
       for (const r of prepared.rejected) outcomes[r.index] = rejectMessage(deps.logger, messages[r.index]!, r.reason, r.error);
-      if (prepared.plan !== undefined) await store(deps, prepared.valid, prepared.plan, outcomes);
+      if (prepared.plan !== undefined) await store(deps, prepared.valid, prepared.plan, outcomes, prepared.monthsReady !== true);
       return messages.map((_, i) => outcomes[i] ?? retry('no outcome decided'));
     },
   };
 }
 
-async function store(deps: PersistBatchDeps, batch: Parsed[], plan: BatchPlan, outcomes: Outcome[]): Promise<void> {
+async function store(deps: PersistBatchDeps, batch: Parsed[], plan: BatchPlan, outcomes: Outcome[], checkMonths = false): Promise<void> {
   const tenant = batch[0]!.msg.tenant;
   const stopTimer = deps.metrics.insertDuration.startTimer({ tenant });
   try {
+    if (checkMonths) await ensurePartitions(forTenant(deps.pool, tenant), plan.months);
     const { inserted } = await writeBatch(deps.pool, tenant, plan);
     stopTimer();
     deps.metrics.batchSize.observe({ tenant }, batch.length);

@@ -109,6 +109,35 @@ describe('storeBatch', () => {
     expect(row?.['contact_lid']).toBe('944443333@lid');
   });
 
+  it('stores text that looks like SQL, quoting or placeholders exactly as sent', async () => {
+    // The batch goes to Postgres as literals in one message: none of this may change what lands.
+    const texts = ["$batch$ '); DROP TABLE x; --", ':SCHEMA.events $1 $2::int', 'back\\slash \\n "quoted" $batch0$ $$ $guard$', 'emoji 😀 and \u00e9'];
+    const events = texts.map((text, i) => envelope(tenant, 'message.received', message(`LIT${i}`, '2026-01-08T10:00:00Z', { from_me: false, text })));
+    const result = await storeBatch(pool, tenant, events);
+    expect(result.inserted.size).toBe(texts.length);
+    const rows = await db().query(`SELECT message_id, text FROM :SCHEMA.messages WHERE message_id LIKE 'LIT%' ORDER BY 1`);
+    expect(rows.rows.map((r) => r['text'])).toEqual(texts);
+    const logged = await db().query(`SELECT data->>'text' AS text FROM :SCHEMA.events WHERE id = ANY($1) ORDER BY data->>'message_id'`, [events.map((e) => e.id)]);
+    expect(logged.rows.map((r) => r['text'])).toEqual(texts);
+  });
+
+  it('gives a message the text and media of its own event, and a history message those of its entry', async () => {
+    const media = { kind: 'image', mimetype: 'image/jpeg', file_length: 1234, direct_path: '/v/t62/abc', caption: 'look' };
+    const live = envelope(tenant, 'message.received', message('MEDIA1', '2026-01-09T10:00:00Z', { from_me: false, message_type: 'image', text: 'look', media }));
+    const plain = envelope(tenant, 'message.received', message('MEDIA2', '2026-01-09T10:01:00Z', { from_me: false, text: undefined }));
+    const synced = envelope(tenant, 'history.messages', {
+      sync_type: 'full', is_latest: false, part: 0, parts: 1,
+      messages: [message('SYNCED1', '2026-01-09T09:00:00Z', { text: 'from the history', media: { kind: 'document', file_name: 'a.pdf' } })],
+    });
+    await storeBatch(pool, tenant, [live, plain, synced]);
+    const rows = await db().query(`SELECT message_id, text, media FROM :SCHEMA.messages WHERE message_id IN ('MEDIA1', 'MEDIA2', 'SYNCED1') ORDER BY 1`);
+    expect(rows.rows).toEqual([
+      { message_id: 'MEDIA1', text: 'look', media },
+      { message_id: 'MEDIA2', text: null, media: null },
+      { message_id: 'SYNCED1', text: 'from the history', media: { kind: 'document', file_name: 'a.pdf' } },
+    ]);
+  });
+
   it('projects only the new events of a batch that overlaps one stored before', async () => {
     const edit = envelope(tenant, 'message.edited', { message_id: 'OVER1', chat_jid: chat, from_me: true, timestamp: '2026-01-07T10:05:00Z', text: 'edit 1' });
     await storeBatch(pool, tenant, [envelope(tenant, 'message.sent', message('OVER1', '2026-01-07T10:00:00Z')), edit]);

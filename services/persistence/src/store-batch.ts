@@ -1,4 +1,4 @@
-import { forTenant, type Pool } from '@switchyard/db';
+import { CONTROL_SCHEMA, forTenant, pgErrorCode, type Pool } from '@switchyard/db';
 import type { EventEnvelope } from '@switchyard/schema';
 import { ensurePartitions, partitionFor, type MonthPartition } from './partitions.ts';
 import { projectEvents } from './project-events.ts';
@@ -24,6 +24,11 @@ export interface BatchPlan {
    * (the usual case), apply the state upserts too. Answers the claimed ids.
    */
   store: Statement;
+  /**
+   * `store` to run as its own transaction: when the batch changes state, it raises SYB01 (and so
+   * changes nothing) unless every id was new. Used when `after` is empty.
+   */
+  storeAlone: Statement;
   /** State statements that must follow the upserts (edits, LID mappings); only if all were new. */
   after: Statement[];
 }
@@ -36,12 +41,8 @@ export function planBatch(events: readonly EventEnvelope[]): BatchPlan {
     if (!months.has(p.name)) months.set(p.name, p);
   }
   const state = stateStatements(projectEvents(unique));
-  return {
-    events: unique,
-    months: [...months.values()],
-    store: storeStatement(unique, state.filter((st) => st.afterUpserts !== true)),
-    after: state.filter((st) => st.afterUpserts === true),
-  };
+  const { store, storeAlone } = storeStatements(unique, state.filter((st) => st.afterUpserts !== true));
+  return { events: unique, months: [...months.values()], store, storeAlone, after: state.filter((st) => st.afterUpserts === true) };
 }
 
 /**
@@ -53,19 +54,35 @@ export function planBatch(events: readonly EventEnvelope[]): BatchPlan {
  * the ids it returns go into `events` and the projections, so a batch seen twice changes nothing.
  */
 export async function storeBatch(pool: Pool, tenant: string, events: readonly EventEnvelope[]): Promise<StoreBatchResult> {
-  return writeBatch(pool, tenant, planBatch(events));
+  const plan = planBatch(events);
+  await ensurePartitions(forTenant(pool, tenant), plan.months);
+  return writeBatch(pool, tenant, plan);
 }
 
-/** `storeBatch` for a batch planned ahead. */
+/**
+ * `storeBatch` for a batch planned ahead, whose months the caller made sure of with
+ * `ensurePartitions` (checked for every batch, not remembered: a retention pass on some replica
+ * may drop a month, an old one a history sync reaches back to, between two batches; a row of a
+ * month without its table lands in events_default and is moved when the month is created).
+ *
+ * One round trip in the usual case (every event new, no statement that must follow the upserts):
+ * the store statement alone, which Postgres runs as its own transaction, so there is no BEGIN or
+ * COMMIT to wait for (a busy consumer process answers each round trip late). It raises SYB01 and
+ * changes nothing if some events were stored before (a redelivery overlapping a committed batch);
+ * the batch is then written in an explicit transaction that projects the new events only.
+ */
 export async function writeBatch(pool: Pool, tenant: string, plan: BatchPlan): Promise<StoreBatchResult> {
   if (plan.events.length === 0) return { inserted: new Set() };
   const db = forTenant(pool, tenant);
-  // Checked for every batch, not remembered: a retention pass on some replica may drop a month
-  // (an old one a history sync reaches back to) between two batches.
-  await ensurePartitions(db, plan.months);
+  if (plan.after.length === 0) {
+    try {
+      return { inserted: claimedIds((await db.query<StoreRow>(plan.storeAlone.text, plan.storeAlone.params)).rows) };
+    } catch (err) {
+      if (pgErrorCode(err) !== PARTLY_STORED) throw err;
+    }
+  }
   return db.transaction(async (tx) => {
-    const claimed = await tx.query<{ id: string }>(plan.store.text, plan.store.params);
-    const inserted = new Set(claimed.rows.map((row) => row.id));
+    const inserted = claimedIds((await tx.query<StoreRow>(plan.store.text, plan.store.params)).rows);
     if (inserted.size === plan.events.length) await runStatements(tx, plan.after);
     else if (inserted.size > 0) {
       // Some were stored before (a redelivery overlapping a committed batch): the store statement
@@ -75,6 +92,18 @@ export async function writeBatch(pool: Pool, tenant: string, plan: BatchPlan): P
     return { inserted };
   });
 }
+
+/** What the store statement answers: the ids it claimed, or one null row when it claimed none. */
+interface StoreRow {
+  id: string | null;
+}
+
+function claimedIds(rows: readonly StoreRow[]): Set<string> {
+  return new Set(rows.flatMap((row) => (row.id === null ? [] : [row.id])));
+}
+
+/** Raised by switchyard.require_all_claimed (control migration 000003): some ids were stored before. */
+const PARTLY_STORED = 'SYB01';
 
 const STATE_SOURCE = 'jsonb_to_recordset($1::jsonb)';
 
@@ -86,8 +115,11 @@ const STATE_SOURCE = 'jsonb_to_recordset($1::jsonb)';
  * caller projects the new ones); the CTEs touch different tables and all see the rows as they
  * were before the batch, as the upserts' rules expect (onboarding asks "unknown before this
  * batch"). Postgres runs every data-modifying CTE to completion, read or not.
+ *
+ * `storeAlone` is the same statement (same parameters, the rows serialised once) except that,
+ * when there are upserts, it fails with SYB01 instead when not every id was new.
  */
-function storeStatement(events: readonly EventEnvelope[], upserts: readonly Statement[]): Statement {
+function storeStatements(events: readonly EventEnvelope[], upserts: readonly Statement[]): { store: Statement; storeAlone: Statement } {
   const params: unknown[] = [JSON.stringify(events), events.length];
   const ctes = upserts.map((upsert, i) => {
     if (upsert.params.length !== 1 || upsert.text.split(STATE_SOURCE).length !== 2) {
@@ -97,8 +129,7 @@ function storeStatement(events: readonly EventEnvelope[], upserts: readonly Stat
     const rows = `jsonb_to_recordset(CASE WHEN (SELECT all_new FROM claim_count) THEN $${params.length}::jsonb ELSE '[]'::jsonb END)`;
     return `, state_${i} AS (${upsert.text.replace(STATE_SOURCE, rows)})`;
   });
-  return {
-    text: `WITH batch AS (
+  const text = (claimCount: string) => `WITH batch AS (
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(id text, instance text, type text, seq bigint, source text,
          correlation_id text, occurred_at timestamptz, captured_at timestamptz, data jsonb)
      ), claimed AS (
@@ -110,11 +141,13 @@ function storeStatement(events: readonly EventEnvelope[], upserts: readonly Stat
        SELECT b.id, b.instance, b.type, b.seq, b.source, b.correlation_id, b.occurred_at, b.captured_at, b.data
          FROM batch b JOIN claimed c ON c.id = b.id
      ), claim_count AS (
-       SELECT count(*) = $2::int AS all_new FROM claimed
+       SELECT ${claimCount} AS all_new FROM claimed
      )${ctes.join('\n     ')}
-     SELECT id FROM claimed`,
-    params,
-  };
+     -- At least one row, so claim_count (and its guard) is evaluated even when nothing was claimed.
+     SELECT c.id FROM claim_count LEFT JOIN claimed c ON true`;
+  const store = { text: text('count(*) = $2::int'), params };
+  if (upserts.length === 0) return { store, storeAlone: store };
+  return { store, storeAlone: { text: text(`${CONTROL_SCHEMA}.require_all_claimed(count(*), $2::int)`), params } };
 }
 
 /** The first copy of each id, in batch (stream) order: a second copy in one batch is a duplicate. */
