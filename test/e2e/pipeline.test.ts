@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listExhausted } from '@switchyard/db';
+import { createApiKey, listExhausted } from '@switchyard/db';
 import { ingestSubject, SYSTEM_TENANT } from '@switchyard/schema';
 import { eventually, startHttpReceiver, type HttpReceiver } from '@switchyard/testing';
 import { messageReceived, utf8 } from '../support/events.ts';
@@ -60,6 +60,36 @@ describe('the fleet, end to end', () => {
     await receiver.waitFor(1, (r) => r.headers['webhook-id'] === marker.id);
     expect(await storedEventIds(fleet.pool, tenant)).toEqual([event.id, marker.id]);
     expect(receiver.requests.filter((r) => r.headers['webhook-id'] === event.id)).toHaveLength(1);
+  });
+
+  it("replays stored events to the tenant's webhook endpoint: a dry run sends nothing, a replay sends them again", async () => {
+    const tenant = await newTenant('replay');
+    await addEndpointWithCli(fleet.env, tenant, `${receiver.url}/hooks/${tenant}`);
+    const events = [messageReceived(tenant, 'phone-1', 1), messageReceived(tenant, 'phone-1', 2), messageReceived(tenant, 'phone-2', 1)];
+    for (const event of events) await publish(event);
+    await waitStored(fleet.pool, tenant, events.map((e) => e.id));
+    const deliveries = (id: string) => receiver.requests.filter((r) => r.headers['webhook-id'] === id).length;
+    for (const event of events) await receiver.waitFor(1, (r) => r.headers['webhook-id'] === event.id);
+
+    const { key } = await createApiKey(fleet.pool, { tenant, role: 'admin' });
+    const replay = async (body: Record<string, unknown>) => {
+      const res = await fetch(`${fleet.services['persistence']!.address.url}/api/events/replay`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { data: Record<string, unknown> }).data;
+    };
+    expect(await replay({ instance: 'phone-1', dry_run: true })).toMatchObject({ dry_run: true, events_found: 2, events_replayed: 0, events_failed: 0 });
+    expect(await replay({ instance: 'phone-1' })).toMatchObject({ events_found: 2, events_replayed: 2, events_failed: 0 });
+
+    // The two phone-1 events reach the endpoint a second time, with the same webhook-id; the
+    // dry run sent nothing (else three), phone-2 was not asked for, and nothing is stored twice.
+    for (const event of events.slice(0, 2)) await receiver.waitFor(2, (r) => r.headers['webhook-id'] === event.id);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(events.map((e) => deliveries(e.id))).toEqual([2, 2, 1]);
+    expect(await storedEventIds(fleet.pool, tenant)).toEqual(events.map((e) => e.id));
   });
 
   it('exhausts a malformed event with SCHEMA_INVALID and its raw bytes while the events after it flow', async () => {
