@@ -1,10 +1,6 @@
-import type { JetStreamClient } from 'nats';
-import type { TenantQueryable } from '@switchyard/db';
-import type { Logger } from '@switchyard/runtime';
 import { encodeEnvelope, type EventEnvelope } from '@switchyard/schema';
 import { backoffDelay, DEFAULT_BACKOFF, sleep, type BackoffOptions } from './backoff.ts';
 import type { UnsequencedEvent } from './captured-event.ts';
-import type { CaptureMetrics } from './metrics.ts';
 import {
   deleteFromOutbox,
   outboxBacklog,
@@ -15,19 +11,12 @@ import {
   type OutboxEntry,
   type UnstoredEntry,
 } from './outbox.ts';
-import { createOutboxRelay } from './outbox-relay.ts';
+import { createOutboxRelay, type InstancePublishing } from './outbox-relay.ts';
 import { lastSeq } from './sequence.ts';
 import { DEFAULT_SPOOL_DIR, openSpool, type SpoolSettings, type SpoolWriter } from './spool.ts';
 import { replayInstanceSpools } from './spool-replay.ts';
 
-export interface IngestPublisherOptions {
-  js: JetStreamClient;
-  /** The tenant's scoped handle (forTenant): the seq counter and the outbox live in the tenant schema. */
-  db: TenantQueryable;
-  tenant: string;
-  instance: string;
-  logger: Logger;
-  metrics: CaptureMetrics;
+export interface IngestPublisherOptions extends InstancePublishing {
   /** PubAck wait per attempt. Default 5s. */
   publishTimeoutMs?: number;
   /** Delay between failed attempts (outbox writes and publishes alike). */

@@ -8,13 +8,18 @@ import { lastSeq, type SeqRange } from './sequence.ts';
 import type { CaptureMetrics } from './metrics.ts';
 import { deleteFromOutbox, readOutbox, sequencedBytes, type OutboxEntry } from './outbox.ts';
 
-export interface OutboxRelayOptions {
+/** One WhatsApp instance's publishing context, shared by its publisher and its outbox relay. */
+export interface InstancePublishing {
   js: JetStreamClient;
+  /** The tenant's scoped handle (forTenant): the seq counter and the outbox live in the tenant schema. */
   db: TenantQueryable;
   tenant: string;
   instance: string;
   logger: Logger;
   metrics: CaptureMetrics;
+}
+
+export interface OutboxRelayOptions extends InstancePublishing {
   publishTimeoutMs: number;
   backoff: BackoffOptions;
   /** PubAcks awaited at once. */
