@@ -5,6 +5,7 @@ export interface PersistenceMetrics {
   persisted: Counter<'tenant' | 'type' | 'duplicate'>;
   insertDuration: Histogram<'tenant'>;
   batchSize: Histogram<'tenant'>;
+  batchesRewritten: Counter<'tenant'>;
   partitionsDropped: Counter<'tenant'>;
   retentionLastRun: Gauge;
   replayed: Counter<'tenant' | 'outcome'>;
@@ -30,6 +31,12 @@ export function persistenceMetrics(registry: Registry): PersistenceMetrics {
       help: 'Events per stored batch',
       labelNames: ['tenant'],
       buckets: [1, 5, 10, 50, 100, 250, 500, 1000, 2500],
+      registers: [registry],
+    }),
+    batchesRewritten: new Counter({
+      name: 'persistence_batches_rewritten_total',
+      help: 'Batches whose one-statement write was undone (SQLSTATE SYB01: some ids were stored before, e.g. a redelivery) and written again in a transaction',
+      labelNames: ['tenant'],
       registers: [registry],
     }),
     partitionsDropped: new Counter({

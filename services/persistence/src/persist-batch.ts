@@ -99,8 +99,13 @@ async function store(deps: PersistBatchDeps, batch: Parsed[], plan: BatchPlan, o
   const stopTimer = deps.metrics.insertDuration.startTimer({ tenant });
   try {
     if (checkMonths) await ensurePartitions(forTenant(deps.pool, tenant), plan.months);
-    const { inserted } = await writeBatch(deps.pool, tenant, plan);
+    const { inserted, rewritten } = await writeBatch(deps.pool, tenant, plan);
     stopTimer();
+    if (rewritten) {
+      // Expected after a redelivery that overlaps a committed batch; counted, and said at debug.
+      deps.metrics.batchesRewritten.inc({ tenant });
+      deps.logger.debug({ tenant, size: batch.length, stored: inserted.size }, 'batch overlapped one stored before; written again in a transaction');
+    }
     deps.metrics.batchSize.observe({ tenant }, batch.length);
     const persisted = new Map<string, number>();
     for (const p of batch) {

@@ -53,9 +53,12 @@ describe('storeBatch', () => {
     ];
     const first = await storeBatch(pool, tenant, batch);
     expect(first.inserted.size).toBe(batch.length);
+    expect(first.rewritten).toBe(false);
     const before = await snapshot();
     const second = await storeBatch(pool, tenant, batch);
     expect(second.inserted.size).toBe(0);
+    // The one-statement write saw ids stored before, was undone (SYB01) and done in a transaction.
+    expect(second.rewritten).toBe(true);
     expect(await snapshot()).toEqual(before);
   });
 
@@ -138,6 +141,24 @@ describe('storeBatch', () => {
     ]);
   });
 
+  it('undoes the one-statement write of a batch that overlaps one stored before, and projects its new events', async () => {
+    const old = envelope(tenant, 'message.received', message('PART1', '2026-01-10T10:00:00Z', { from_me: false, chat_jid: '5511900000021@s.whatsapp.net' }));
+    await storeBatch(pool, tenant, [old]);
+    const read = receipt('message.read', 'PART1', '2026-01-10T10:01:00Z', '2026-01-10T10:01:00Z');
+    const fresh = envelope(tenant, 'message.received', message('PART2', '2026-01-10T10:02:00Z', { from_me: false, chat_jid: '5511900000021@s.whatsapp.net' }));
+    // The old message again (a redelivery), with two new events: the read receipt and a new message.
+    const result = await storeBatch(pool, tenant, [old, read, fresh]);
+    expect(result.rewritten).toBe(true);
+    expect([...result.inserted]).toEqual([read.id, fresh.id]);
+    const rows = await db().query(`SELECT message_id, status, text FROM :SCHEMA.messages WHERE message_id IN ('PART1', 'PART2') ORDER BY 1`);
+    expect(rows.rows).toEqual([
+      { message_id: 'PART1', status: 'read', text: 'text of PART1' },
+      { message_id: 'PART2', status: 'received', text: 'text of PART2' },
+    ]);
+    const logged = await db().query(`SELECT count(*)::int AS n FROM :SCHEMA.events WHERE id = ANY($1)`, [[old.id, read.id, fresh.id]]);
+    expect(logged.rows[0]?.['n']).toBe(3);
+  });
+
   it('projects only the new events of a batch that overlaps one stored before', async () => {
     const edit = envelope(tenant, 'message.edited', { message_id: 'OVER1', chat_jid: chat, from_me: true, timestamp: '2026-01-07T10:05:00Z', text: 'edit 1' });
     await storeBatch(pool, tenant, [envelope(tenant, 'message.sent', message('OVER1', '2026-01-07T10:00:00Z')), edit]);
@@ -145,6 +166,8 @@ describe('storeBatch', () => {
     const fresh = envelope(tenant, 'message.sent', message('OVER2', '2026-01-07T10:06:00Z'));
     const result = await storeBatch(pool, tenant, [edit, fresh]);
     expect([...result.inserted]).toEqual([fresh.id]);
+    // An edit must follow the upserts, so this batch went to the explicit transaction directly.
+    expect(result.rewritten).toBe(false);
     const rows = await db().query(`SELECT message_id, edit_count FROM :SCHEMA.messages WHERE message_id IN ('OVER1', 'OVER2') ORDER BY 1`);
     expect(rows.rows).toEqual([
       { message_id: 'OVER1', edit_count: 1 },

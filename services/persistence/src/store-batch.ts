@@ -7,6 +7,8 @@ import { runStatements, stateStatements, type Statement } from './state-writes.t
 export interface StoreBatchResult {
   /** Ids stored by this call; the others were already stored (a redelivery, re-capture or replay). */
   inserted: Set<string>;
+  /** The one-statement write was undone (SYB01: some ids were stored before) and done again in a transaction. */
+  rewritten: boolean;
 }
 
 /**
@@ -72,25 +74,27 @@ export async function storeBatch(pool: Pool, tenant: string, events: readonly Ev
  * the batch is then written in an explicit transaction that projects the new events only.
  */
 export async function writeBatch(pool: Pool, tenant: string, plan: BatchPlan): Promise<StoreBatchResult> {
-  if (plan.events.length === 0) return { inserted: new Set() };
+  if (plan.events.length === 0) return { inserted: new Set(), rewritten: false };
   const db = forTenant(pool, tenant);
-  if (plan.after.length === 0) {
+  const alone = plan.after.length === 0;
+  if (alone) {
     try {
-      return { inserted: claimedIds((await db.query<StoreRow>(plan.storeAlone.text, plan.storeAlone.params)).rows) };
+      return { inserted: claimedIds((await db.query<StoreRow>(plan.storeAlone.text, plan.storeAlone.params)).rows), rewritten: false };
     } catch (err) {
       if (pgErrorCode(err) !== PARTLY_STORED) throw err;
     }
   }
-  return db.transaction(async (tx) => {
-    const inserted = claimedIds((await tx.query<StoreRow>(plan.store.text, plan.store.params)).rows);
-    if (inserted.size === plan.events.length) await runStatements(tx, plan.after);
-    else if (inserted.size > 0) {
+  const inserted = await db.transaction(async (tx) => {
+    const claimed = claimedIds((await tx.query<StoreRow>(plan.store.text, plan.store.params)).rows);
+    if (claimed.size === plan.events.length) await runStatements(tx, plan.after);
+    else if (claimed.size > 0) {
       // Some were stored before (a redelivery overlapping a committed batch): the store statement
       // left the state alone; project the new ones only.
-      await runStatements(tx, stateStatements(projectEvents(plan.events.filter((e) => inserted.has(e.id)))));
+      await runStatements(tx, stateStatements(projectEvents(plan.events.filter((e) => claimed.has(e.id)))));
     }
-    return { inserted };
+    return claimed;
   });
+  return { inserted, rewritten: alone };
 }
 
 /** What the store statement answers: the ids it claimed, or one null row when it claimed none. */
