@@ -78,9 +78,13 @@ export function persistBatch(deps: PersistBatchDeps): PersistBatchHandler {
       // The one database step of prepare, read-only unless a month is new (then idempotent): it
       // overlaps the batch before's write instead of being one more round trip before this one's.
       // Should it fail, commit does it again, where a failure is handled like the write's own.
-      const monthsReady = await ensurePartitions(forTenant(deps.pool, messages[0]!.tenant), plan.months).then(
+      const tenant = messages[0]!.tenant;
+      const monthsReady = await ensurePartitions(forTenant(deps.pool, tenant), plan.months).then(
         () => true,
-        () => false,
+        (err: unknown) => {
+          deps.logger.debug({ tenant, err }, 'checking the batch months ahead failed; the commit checks again');
+          return false;
+        },
       );
       return { valid, rejected, plan, monthsReady };
     },
