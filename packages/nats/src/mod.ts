@@ -13,7 +13,19 @@ export {
   type EnsureStreamsOptions,
   type EnsuredStreams,
   type StreamIdentity,
+  type StreamSpec,
 } from './streams.ts';
+export {
+  ATOMIC_BATCH_MAX_MESSAGES,
+  ATOMIC_BATCH_MIN_MESSAGES,
+  atomicBatchesSupported,
+  publishAtomicBatch,
+  publishAtomicRun,
+  type AtomicBatchOptions,
+  type AtomicBatchResult,
+  type AtomicRunResult,
+  type BatchMessage,
+} from './atomic-batch.ts';
 export {
   CONSUMER_DEFAULTS,
   ensureDurableConsumer,
@@ -112,6 +124,7 @@ export {
   webhookDeliveryMsgId,
   webhooksStreamConfig,
   publishWebhookDelivery,
+  webhookDeliveryMessage,
   readStoredMessage,
   type WebhookDelivery,
   type StoredMessage,

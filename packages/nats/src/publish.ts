@@ -47,12 +47,17 @@ export async function publishEvent(
   for (const [name, value] of Object.entries(options.headers ?? {})) {
     for (const v of Array.isArray(value) ? value : [value]) hdrs.append(name, v);
   }
-  propagation.inject(context.active(), hdrs, headerSetter);
+  injectTraceContext(hdrs);
   const publishOptions: Partial<JetStreamPublishOptions> = { msgID: options.msgId, headers: hdrs };
   if (options.timeoutMs !== undefined) publishOptions.timeout = options.timeoutMs;
   if (options.expectStream !== undefined) publishOptions.expect = { streamName: options.expectStream };
   const ack = await js.publish(subject, data, publishOptions);
   return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
+}
+
+/** Puts the active trace context into headers about to be published. */
+export function injectTraceContext(hdrs: MsgHdrs): void {
+  propagation.inject(context.active(), hdrs, headerSetter);
 }
 
 /** The trace context a publisher injected, to continue its trace in a consumer. */

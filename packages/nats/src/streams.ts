@@ -25,6 +25,7 @@ export interface StreamIdentity {
  *   far longer than any consumer may lag (alert on consumer lag well before it).
  * - `duplicate_window`: publishes with the same `Nats-Msg-Id` (the event id) inside it are stored
  *   once, so capture and the outbox relay can retry publishes blindly.
+ * - `allow_atomic`: publishers may send a run of messages as one atomic batch (see StreamSpec).
  */
 export const STREAM_DEFAULTS = {
   storage: StorageType.File,
@@ -35,7 +36,15 @@ export const STREAM_DEFAULTS = {
   maxAgeMs: { ingest: 7 * DAY_MS, events: 7 * DAY_MS, dlq: 30 * DAY_MS } satisfies Record<StreamKind, number>,
   duplicateWindowMs: 2 * 60 * 1000,
   replicas: 1,
+  allowAtomic: true,
 } as const;
+
+/**
+ * A stream's config as Switchyard applies it. `allow_atomic` (nats-server ≥ 2.12; older servers
+ * ignore it) lets publishers store a run of messages as one atomic batch (atomic-batch.ts);
+ * the nats.js 2.x types predate it.
+ */
+export type StreamSpec = Partial<StreamConfig> & StreamIdentity & { allow_atomic?: boolean };
 
 export interface EnsureStreamsOptions {
   /** 1 for a single node; 3 in production clusters (see STREAM_DEFAULTS). */
@@ -52,7 +61,7 @@ export interface EnsureStreamsOptions {
 export type EnsuredStreams = Record<StreamKind, StreamIdentity>;
 
 /** The full config of one stream, as ensureStreams applies it. */
-export function streamConfig(kind: StreamKind, options: EnsureStreamsOptions = {}): Partial<StreamConfig> & StreamIdentity {
+export function streamConfig(kind: StreamKind, options: EnsureStreamsOptions = {}): StreamSpec {
   const identity = options.streams?.[kind] ?? { name: STREAMS[kind], subjects: STREAM_SUBJECTS[kind] };
   return {
     name: identity.name,
@@ -65,6 +74,7 @@ export function streamConfig(kind: StreamKind, options: EnsureStreamsOptions = {
     max_age: nanos(options.maxAgeMs?.[kind] ?? STREAM_DEFAULTS.maxAgeMs[kind]),
     duplicate_window: nanos(options.duplicateWindowMs ?? STREAM_DEFAULTS.duplicateWindowMs),
     num_replicas: options.replicas ?? STREAM_DEFAULTS.replicas,
+    allow_atomic: STREAM_DEFAULTS.allowAtomic,
   };
 }
 
@@ -84,7 +94,7 @@ export async function ensureStreams(jsm: JetStreamManager, options: EnsureStream
 }
 
 /** Adds one stream, or updates it if any field we manage differs. Idempotent. */
-export async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & StreamIdentity): Promise<void> {
+export async function ensureStream(jsm: JetStreamManager, config: StreamSpec): Promise<void> {
   let current: StreamConfig;
   try {
     current = (await jsm.streams.info(config.name)).config;

@@ -1,8 +1,9 @@
 import { webhookDeliverySubject, WEBHOOKS_SUBJECTS } from '@switchyard/schema';
-import { nanos, NatsError, type JetStreamClient, type JetStreamManager, type StreamConfig } from 'nats';
+import { nanos, NatsError, type JetStreamClient, type JetStreamManager } from 'nats';
+import type { BatchMessage } from './atomic-batch.ts';
 import { isStreamNotFound } from './errors.ts';
 import { publishEvent, headersToRecord, type PublishResult } from './publish.ts';
-import { STREAM_DEFAULTS, streamConfig, type StreamIdentity } from './streams.ts';
+import { STREAM_DEFAULTS, streamConfig, type StreamSpec } from './streams.ts';
 
 /**
  * The WEBHOOKS stream: one message per (event, endpoint) pair, so each delivery is retried and
@@ -30,7 +31,7 @@ export function webhookDeliveryMsgId(eventId: string, endpointId: string): strin
 }
 
 /** Same durability choices as the pipeline's streams (see STREAM_DEFAULTS), 7 days of history. */
-export function webhooksStreamConfig(options: { name?: string; replicas?: number; maxAgeMs?: number } = {}): Partial<StreamConfig> & StreamIdentity {
+export function webhooksStreamConfig(options: { name?: string; replicas?: number; maxAgeMs?: number } = {}): StreamSpec {
   const identity = { name: options.name ?? WEBHOOKS_STREAM, subjects: WEBHOOKS_SUBJECTS };
   const base = streamConfig('events', { streams: { events: identity }, ...(options.replicas !== undefined ? { replicas: options.replicas } : {}) });
   return { ...base, max_age: nanos(options.maxAgeMs ?? STREAM_DEFAULTS.maxAgeMs.events) };
@@ -48,18 +49,25 @@ export interface WebhookDelivery {
   msgId?: string;
 }
 
-/** Stores one delivery and resolves once JetStream has it. */
-export function publishWebhookDelivery(js: JetStreamClient, delivery: WebhookDelivery, stream = WEBHOOKS_STREAM): Promise<PublishResult> {
-  return publishEvent(js, webhookDeliverySubject(delivery.tenant, delivery.endpointId, delivery.instance), delivery.body, {
+/** A delivery as the message stored for it: subject, `Nats-Msg-Id` and the Switchyard-* headers. */
+export function webhookDeliveryMessage(delivery: WebhookDelivery): BatchMessage {
+  return {
+    subject: webhookDeliverySubject(delivery.tenant, delivery.endpointId, delivery.instance),
+    data: delivery.body,
     msgId: delivery.msgId ?? webhookDeliveryMsgId(delivery.eventId, delivery.endpointId),
-    expectStream: stream,
     headers: {
       [WEBHOOK_HEADERS.eventId]: delivery.eventId,
       [WEBHOOK_HEADERS.eventType]: delivery.eventType,
       [WEBHOOK_HEADERS.instance]: delivery.instance,
       [WEBHOOK_HEADERS.seq]: String(delivery.seq),
     },
-  });
+  };
+}
+
+/** Stores one delivery and resolves once JetStream has it. */
+export function publishWebhookDelivery(js: JetStreamClient, delivery: WebhookDelivery, stream = WEBHOOKS_STREAM): Promise<PublishResult> {
+  const message = webhookDeliveryMessage(delivery);
+  return publishEvent(js, message.subject, message.data, { msgId: message.msgId, expectStream: stream, ...(message.headers ? { headers: message.headers } : {}) });
 }
 
 export interface StoredMessage {
