@@ -90,7 +90,7 @@ export function startWebhookDispatch(config: WebhookDispatchConfig, options: Web
         registry: ctx.registry,
         ownership,
         // A fresh handler per start, so its per-instance holds never outlive an ownership period.
-        handlerFor: () => fanOut({ js: ctx.js, endpoints, workers, metrics, logger: ctx.logger, maxDeliver, retryBackoffMs }),
+        handlerFor: () => fanOut({ js: ctx.js, nc: ctx.nc, endpoints, workers, metrics, logger: ctx.logger, maxDeliver, retryBackoffMs }),
         batchSize: config.WEBHOOK_FANOUT_BATCH_SIZE,
         maxWaitMs: config.WEBHOOK_FANOUT_BATCH_WAIT,
         maxDeliver,

@@ -31,7 +31,7 @@ export const webhookDispatchConfigSchema = z
     /** Deliveries pulled per endpoint and waiting in per-instance order; bounds memory per endpoint. */
     WEBHOOK_ENDPOINT_WINDOW: envInt({ min: 1, max: 10_000, default: 256 }).describe('Deliveries held in memory per endpoint (queued behind their instance\'s earlier events)'),
     /** Each batch costs one round trip to WEBHOOKS however many events it holds; bounds the PubAcks in flight per tenant. */
-    WEBHOOK_FANOUT_BATCH_SIZE: envInt({ min: 1, max: 1000, default: 256 }).describe('EVENTS messages fanned out per batch (instances side by side, each instance one PubAck round trip per event)'),
+    WEBHOOK_FANOUT_BATCH_SIZE: envInt({ min: 1, max: 1000, default: 256 }).describe('EVENTS messages fanned out per batch (stored in WEBHOOKS as atomic batches when there are 64 deliveries or more)'),
     /** Only waited once a batch has its first event and the next are not there yet: the latency a quiet tenant pays. */
     WEBHOOK_FANOUT_BATCH_WAIT: envDuration('5ms').describe('How long a fan-out batch waits for more events after its first'),
     /** Fixed per deployment: a tenant's partition is a hash of its id modulo this. */

@@ -1,19 +1,25 @@
 import { isConnectionError, type Endpoint } from '@switchyard/db';
 import {
   ack,
+  ATOMIC_BATCH_MIN_MESSAGES,
+  atomicBatchesSupported,
   deadLetter,
+  publishAtomicRun,
   publishWebhookDelivery,
+  webhookDeliveryMessage,
+  WEBHOOKS_STREAM,
   retry,
   webhookDeliveryMsgId,
   type BatchHandler,
   type InboundMessage,
   type Outcome,
   type PublishResult,
+  type WebhookDelivery,
 } from '@switchyard/nats';
 import type { Logger } from '@switchyard/runtime';
 import { HEADERS, headerValue, parseEnvelope, type EventEnvelope } from '@switchyard/schema';
 import { rejectMessage } from '@switchyard/service';
-import { ErrorCode, NatsError, type JetStreamClient } from 'nats';
+import { ErrorCode, NatsError, type JetStreamClient, type NatsConnection } from 'nats';
 import type { EndpointCache } from './endpoint-cache.ts';
 import type { EndpointWorkers } from './endpoint-workers.ts';
 import { matchesEventType } from './event-type-match.ts';
@@ -22,6 +28,8 @@ import type { WebhookMetrics } from './metrics.ts';
 
 export interface FanOutDeps {
   js: JetStreamClient;
+  /** With it, a batch's deliveries are stored as atomic batches (see fanOutAtomically). */
+  nc?: NatsConnection;
   endpoints: EndpointCache;
   workers: EndpointWorkers;
   metrics: WebhookMetrics;
@@ -44,6 +52,9 @@ interface BatchEvent {
  * EVENTS → WEBHOOKS, a batch at a time: one delivery message per enabled endpoint whose filters
  * match. An event is acked only once every one of its deliveries is stored; a crash in between
  * re-publishes, and the `<event>:<endpoint>` Nats-Msg-Id stores each pair once.
+ *
+ * A batch of ATOMIC_BATCH_MIN_MESSAGES deliveries or more is stored as atomic batches, all or
+ * nothing and in stream order (fanOutAtomically). Otherwise, or when that is refused:
  *
  * Pipelined across instances, chained within one: every instance of the batch is fanned out at
  * the same time, but an instance's next event is published only once JetStream stored its
@@ -85,8 +96,9 @@ export function fanOut(deps: FanOutDeps): BatchHandler {
       if (events === undefined) byInstance.set(event.instance, [{ index, msg, event }]);
       else events.push({ index, msg, event });
     }
-    const published = await Promise.all([...byInstance.values()].map((events) => fanOutInstance(deps, holds, endpoints, events, outcomes)));
-    const stored = published.reduce((sum, n) => sum + n, 0);
+    const stored =
+      (await fanOutAtomically(deps, holds, endpoints, byInstance, outcomes)) ??
+      (await Promise.all([...byInstance.values()].map((events) => fanOutInstance(deps, holds, endpoints, events, outcomes)))).reduce((sum, n) => sum + n, 0);
     if (stored > 0) deps.metrics.fannedOut.inc({ tenant }, stored);
     const types = new Set([...byInstance.values()].flat().map(({ event }) => event.type));
     const routedTo = endpoints.filter((endpoint) => [...types].some((type) => matchesEventType(endpoint.eventTypes, type)));
@@ -96,6 +108,45 @@ export function fanOut(deps: FanOutDeps): BatchHandler {
     }
     return outcomes;
   };
+}
+
+/**
+ * The common case in one go: every delivery of the batch, in stream order, stored as consecutive
+ * atomic batches (publishAtomicRun) — a few round trips for the whole batch instead of one per
+ * event of each instance, and ~5 instead of ~35 µs of client CPU per delivery. All or nothing,
+ * so order per subject holds without chaining. Answers how many deliveries it stored, or
+ * undefined when it stored nothing it could stand on: then the batch takes the one-by-one path
+ * (fanOutInstance), where anything already stored is a duplicate by its Nats-Msg-Id. That path
+ * also takes every batch with a held instance (its holds are decided per event), every batch
+ * of fewer than ATOMIC_BATCH_MIN_MESSAGES deliveries, and every batch when the server has no
+ * atomic batches (before 2.12).
+ */
+async function fanOutAtomically(
+  deps: FanOutDeps,
+  holds: InstanceHolds,
+  endpoints: readonly Endpoint[],
+  byInstance: ReadonlyMap<string, readonly BatchEvent[]>,
+  outcomes: Outcome[],
+): Promise<number | undefined> {
+  const { nc } = deps;
+  if (nc === undefined || !atomicBatchesSupported(nc)) return undefined;
+  const now = Date.now();
+  const events = [...byInstance.values()].flat();
+  if (events.some(({ msg, event }) => holds.holding(event.instance, msg.streamSeq, now) !== undefined)) return undefined;
+  events.sort((a, b) => a.msg.streamSeq - b.msg.streamSeq);
+  const messages = events.flatMap(({ msg, event }) => matchingEndpoints(endpoints, event).map((endpoint) => webhookDeliveryMessage(delivery(msg, event, endpoint))));
+  if (messages.length < ATOMIC_BATCH_MIN_MESSAGES) return undefined;
+  const run = await publishAtomicRun(nc, messages, { stream: deps.stream ?? WEBHOOKS_STREAM });
+  if (run.refused !== undefined) {
+    deps.metrics.atomicFallbacks.inc({ tenant: events[0]!.msg.tenant });
+    deps.logger.debug({ tenant: events[0]!.msg.tenant, deliveries: messages.length, stored: run.results.length, reason: run.refused }, 'atomic fan-out refused; publishing the deliveries one by one');
+    return undefined;
+  }
+  for (const { index, msg, event } of events) {
+    holds.release(event.instance, msg.streamSeq);
+    outcomes[index] = ack();
+  }
+  return messages.length;
 }
 
 /** One instance's events of a batch, in order; answers how many deliveries it stored. */
@@ -147,24 +198,24 @@ function matchingEndpoints(endpoints: readonly Endpoint[], event: EventEnvelope)
 }
 
 function publish(deps: FanOutDeps, msg: InboundMessage, event: EventEnvelope, endpoint: Endpoint): Promise<PublishResult> {
+  return publishWebhookDelivery(deps.js, delivery(msg, event, endpoint), deps.stream);
+}
+
+function delivery(msg: InboundMessage, event: EventEnvelope, endpoint: Endpoint): WebhookDelivery {
   // A replay (persistence's replay API) must reach endpoints again: its own Nats-Msg-Id gets it
   // past JetStream's duplicate window, and the newer WEBHOOKS message starts a new delivery run.
   // The receiver still sees the same webhook-id, the event's id.
   const replay = headerValue(msg.headers, HEADERS.replay);
-  return publishWebhookDelivery(
-    deps.js,
-    {
-      tenant: msg.tenant,
-      endpointId: endpoint.id,
-      instance: event.instance,
-      eventId: event.id,
-      eventType: event.type,
-      seq: event.seq ?? 0,
-      body: msg.data,
-      ...(replay === undefined ? {} : { msgId: `${webhookDeliveryMsgId(event.id, endpoint.id)}:replay:${replay}` }),
-    },
-    deps.stream,
-  );
+  return {
+    tenant: msg.tenant,
+    endpointId: endpoint.id,
+    instance: event.instance,
+    eventId: event.id,
+    eventType: event.type,
+    seq: event.seq ?? 0,
+    body: msg.data,
+    ...(replay === undefined ? {} : { msgId: `${webhookDeliveryMsgId(event.id, endpoint.id)}:replay:${replay}` }),
+  };
 }
 
 /** The same guard as `handleEnvelopes`: a valid envelope of the durable's own tenant, or a dead-letter. */

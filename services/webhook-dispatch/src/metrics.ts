@@ -7,6 +7,7 @@ export interface WebhookMetrics {
   deliveries: Counter<'tenant' | 'outcome'>;
   duration: Histogram<'tenant'>;
   fannedOut: Counter<'tenant'>;
+  atomicFallbacks: Counter<'tenant'>;
   settled: Counter<'tenant' | 'result'>;
   breakerState: Gauge<'tenant' | 'endpoint'>;
   breakerTransitions: Counter<'tenant' | 'endpoint' | 'from' | 'to'>;
@@ -34,6 +35,12 @@ export function webhookMetrics(registry: Registry): WebhookMetrics {
     fannedOut: new Counter({
       name: 'webhook_fanout_deliveries_total',
       help: 'Deliveries (event, endpoint pairs) published to the WEBHOOKS stream',
+      labelNames: ['tenant'],
+      registers: [registry],
+    }),
+    atomicFallbacks: new Counter({
+      name: 'webhook_fanout_atomic_fallbacks_total',
+      help: 'Fan-out batches whose atomic WEBHOOKS publish was refused (a duplicate, too many batches in flight, a server before 2.12) and that were published one delivery at a time',
       labelNames: ['tenant'],
       registers: [registry],
     }),
