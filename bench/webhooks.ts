@@ -1,6 +1,6 @@
 // `pnpm bench webhooks [--events N] [--instances N] [--out f.json]`: webhook-dispatch (in-process,
 // fan-out → WEBHOOKS → per-endpoint workers) delivering to a local receiver, beside a raw HTTP
-// POST loop to the same receiver in the same run (delivery_ratio), then the same load with a
+// POST loop to the same receiver in the same run (delivery_ratio; both after a warm-up of 1,000), then the same load with a
 // second endpoint that hangs for its whole timeout (isolation_ratio: the healthy endpoint's p99
 // alone / with the hanging neighbour; ≥ 0.5 means within 2×). Each phase also reports `fan_out`:
 // how long EVENTS → WEBHOOKS alone took (every delivery message stored), to tell the two stages apart.
@@ -38,6 +38,12 @@ export default async function webhooks(args: BenchArgs): Promise<void> {
     const service = await startWebhookDispatch(loadWebhookDispatchConfig(env), { logger: testLogger('webhook-dispatch'), tenantBucket: bucket });
     const cleanups: (() => Promise<void>)[] = [];
     try {
+      // Warm-up, not measured: every code path compiled, pools and connections open, as the
+      // e2e and persistence benches do; a cold first phase measured the JIT as much as the code.
+      const warmUp = Math.min(events, 1_000);
+      ctx.log(`warm-up: ${warmUp} events through the dispatcher, ${warmUp} raw POSTs`);
+      await phase({ nc, pool, receiver, bucket, events: warmUp, instances, hanging: false, cleanups });
+      await rawHttpPostRate(`${receiver.url}/raw`, { count: warmUp });
       ctx.log(`raw HTTP POST, ${events} requests`);
       const raw = await rawHttpPostRate(`${receiver.url}/raw`, { count: events });
 
