@@ -69,7 +69,6 @@ export function startRouter(config: RouterConfig, options: RouterOptions = {}): 
         handlerFor: () =>
           routeIngestBatch({
             ...route,
-            nc: ctx.nc,
             maxDeliver: config.ROUTER_MAX_DELIVER,
             gaps: sequenceGapTracker({ jsm: ctx.jsm, logger: ctx.logger, gaps: metrics.gaps }),
           }),

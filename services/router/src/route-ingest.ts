@@ -1,10 +1,7 @@
-import type { JetStreamClient, NatsConnection } from 'nats';
+import type { JetStreamClient } from 'nats';
 import {
   ack,
-  ATOMIC_BATCH_MIN_MESSAGES,
-  atomicBatchesSupported,
   deadLetter,
-  publishAtomicRun,
   publishEvent,
   retry,
   type BatchHandler,
@@ -55,8 +52,6 @@ export function routeIngest(deps: RouteIngestDeps): Handler {
 export interface RealtimeRouteDeps extends RouteIngestDeps {
   /** Deliveries before the consume loop dead-letters a retried message (ROUTER_MAX_DELIVER). */
   maxDeliver: number;
-  /** With it, a batch's events go to EVENTS as atomic batches first (see publishAll). */
-  nc?: NatsConnection;
 }
 
 /**
@@ -86,40 +81,8 @@ export function routeIngestBatch(deps: RealtimeRouteDeps): BatchHandler {
     else fence.passed(instance, msg.streamSeq);
   }
 
-  /**
-   * Stores a run of events as consecutive atomic batches (publishAtomicRun): a PubAck per batch
-   * instead of per event, all or nothing per batch, in order. Acks the stored prefix and answers
-   * the rest — all of the run when the server refused or lacks atomic batches — for publishOneByOne.
-   * Runs shorter than ATOMIC_BATCH_MIN_MESSAGES (a tenant without a backlog) go one by one at once.
-   */
-  async function publishAtomically(batch: readonly Routable[], outcomes: Outcome[]): Promise<readonly Routable[]> {
-    const { nc } = deps;
-    if (nc === undefined || batch.length < ATOMIC_BATCH_MIN_MESSAGES || !atomicBatchesSupported(nc)) return batch;
-    const run = await publishAtomicRun(
-      nc,
-      batch.map(({ event }) => ({ subject: eventsSubject(event.tenant, event.instance, event.type), data: encodeEnvelope(event), msgId: event.id })),
-      {},
-    );
-    for (const [i, result] of run.results.entries()) {
-      const { index, msg, event } = batch[i]!;
-      routed(deps, event, result);
-      fence.passed(event.instance, msg.streamSeq);
-      outcomes[index] = ack();
-    }
-    if (run.refused !== undefined) {
-      const tenant = batch[0]!.event.tenant;
-      deps.metrics.atomicFallbacks.inc({ tenant });
-      deps.logger.debug({ tenant, events: batch.length, stored: run.results.length, reason: run.refused }, 'atomic publish to EVENTS refused; publishing the rest one by one');
-    }
-    return batch.slice(run.results.length);
-  }
-
-  async function publishAll(batch: readonly Routable[], outcomes: Outcome[]): Promise<void> {
-    await publishOneByOne(await publishAtomically(batch, outcomes), outcomes);
-  }
-
   /** Publishes in one synchronous loop (one socket write, in order), then settles in order. */
-  async function publishOneByOne(batch: readonly Routable[], outcomes: Outcome[]): Promise<void> {
+  async function publishAll(batch: readonly Routable[], outcomes: Outcome[]): Promise<void> {
     const sent = batch.map((r) => {
       const result = publish(deps, r.event);
       // Rejections are read below, in order; this only keeps an early one from being reported unhandled.
