@@ -135,10 +135,12 @@ function errorText(err: unknown): string {
 export interface AtomicRunResult {
   /** How many of the messages, from the first, are stored: their results, in order. */
   results: PublishResult[];
-  /** Why the rest (messages[results.length…]) were not, when some were not. */
+  /**
+   * Why the rest (messages[results.length…]) were not, when some were not. They may be stored
+   * after all (a batch whose answer never came): their one-by-one publishes, with the same
+   * Nats-Msg-Ids, tell.
+   */
   refused?: string;
-  /** The rest may be stored after all (no answer came): their one-by-one publishes will tell. */
-  unsure?: boolean;
 }
 
 /**
@@ -156,7 +158,7 @@ export async function publishAtomicRun(
   const results: PublishResult[] = [];
   for (let from = 0; from < messages.length; from += size) {
     const batch = await publishAtomicBatch(nc, messages.slice(from, from + size), options);
-    if (!batch.stored) return { results, refused: batch.reason, ...(batch.unsure ? { unsure: true } : {}) };
+    if (!batch.stored) return { results, refused: batch.reason };
     results.push(...batch.results);
   }
   return { results };
