@@ -9,6 +9,7 @@ import { consumerMetrics } from './metrics.ts';
 import { retry, type InboundMessage, type Outcome } from './outcome.ts';
 import { headersToRecord } from './publish.ts';
 import { pullAttachment } from './pull-attachment.ts';
+import { redeliveriesInOrder } from './redelivery-order.ts';
 import { createSettler, errorText } from './settle.ts';
 import type { PartitionOwnership } from './ownership.ts';
 import { followTenants, partitionGate, type TenantBucketOptions } from './tenant-registry.ts';
@@ -55,6 +56,13 @@ export interface StartBatchConsumerOptions<P = unknown> {
   retryBackoffMs?: number[];
   /** Tests only: where dead-letters go instead of `v1.dlq.<tenant>`. */
   dlqSubject?: string;
+  /**
+   * Only for a durable this replica alone reads (partition ownership): on the first attach, the
+   * messages the durable had pending are gathered and handed on in stream order
+   * (redeliveriesInOrder), however the server queued their redelivery. A shared durable must
+   * not: the other readers' messages in flight count as pending and would be waited for in vain.
+   */
+  soleReader?: boolean;
 }
 
 export interface RunningBatchConsumer {
@@ -179,7 +187,7 @@ export function startBatchConsumer<P = unknown>(options: StartBatchConsumerOptio
    * ones were redelivered (or a deadline passed: another replica may have got them), so nothing
    * overtakes them, without handing anything back (which would spend deliveries).
    */
-  function intake(iter: ConsumerMessages) {
+  function intake(iter: ConsumerMessages, arriving: AsyncIterable<JsMsg>) {
     let ended = false;
     let failure: Error | undefined;
     const held: JsMsg[] = [];
@@ -200,7 +208,7 @@ export function startBatchConsumer<P = unknown>(options: StartBatchConsumerOptio
     // Everything the client receives goes straight into `held`: no promise race per message.
     void (async () => {
       try {
-        for await (const msg of iter) hold(msg);
+        for await (const msg of arriving) hold(msg);
       } catch (err) {
         failure = err instanceof Error ? err : new Error(String(err));
       } finally {
@@ -272,8 +280,8 @@ export function startBatchConsumer<P = unknown>(options: StartBatchConsumerOptio
   }
 
   /** Takes batches until the iterator ends. */
-  async function consume(iter: ConsumerMessages): Promise<void> {
-    const source = intake(iter);
+  async function consume(iter: ConsumerMessages, arriving: AsyncIterable<JsMsg>): Promise<void> {
+    const source = intake(iter, arriving);
     const takeNext = async (cut?: Promise<void>): Promise<Taken<P> | null> => {
       const msgs = await source.next(cut);
       return msgs === null ? null : take(msgs);
@@ -333,6 +341,7 @@ export function startBatchConsumer<P = unknown>(options: StartBatchConsumerOptio
 
   async function run(): Promise<void> {
     let retryInMs = REATTACH_MIN_MS;
+    let attachedBefore = false;
     while (state === 'running') {
       try {
         const iter = await attachment.attach();
@@ -343,7 +352,11 @@ export function startBatchConsumer<P = unknown>(options: StartBatchConsumerOptio
         }
         retryInMs = REATTACH_MIN_MS;
         attachment.watchStatus(iter).catch((err: unknown) => logger.warn({ err }, 'consumer status watch ended'));
-        await consume(iter);
+        // Only a sole reader's first attach gathers: on a re-attach, acks this loop just sent may
+        // not be counted yet, and their messages would be waited for in vain.
+        const arriving = attachedBefore || options.soleReader !== true ? iter : inStreamOrder(iter);
+        attachedBefore = true;
+        await consume(iter, arriving);
         const closedWith = await iter.closed();
         if (closedWith instanceof Error && state === 'running') logger.warn({ err: closedWith }, 'consumer stopped; getting it again');
       } catch (err) {
@@ -355,6 +368,14 @@ export function startBatchConsumer<P = unknown>(options: StartBatchConsumerOptio
         retryInMs = Math.min(retryInMs * 2, REATTACH_MAX_MS);
       }
     }
+  }
+
+  function inStreamOrder(iter: ConsumerMessages): AsyncIterable<JsMsg> {
+    return redeliveriesInOrder(iter, {
+      pending: attachment.pendingAtAttach(),
+      withinMs: attachment.ackWaitMs() + RETRY_GRACE_MS,
+      onShort: (redelivered, pending) => logger.warn({ redelivered, pending }, 'not every message pending at attach came back in time; going on without the rest'),
+    });
   }
 
   function toInbound(msg: JsMsg): InboundMessage {
@@ -516,6 +537,8 @@ export async function startTenantBatchConsumers<P = unknown>(options: TenantBatc
         ...(options.maxWaitMs !== undefined ? { maxWaitMs: options.maxWaitMs } : {}),
         ...(options.maxDeliver !== undefined ? { maxDeliver: options.maxDeliver } : {}),
         ...(options.retryBackoffMs !== undefined ? { retryBackoffMs: options.retryBackoffMs } : {}),
+        // Owned: nobody else reads the durable meanwhile.
+        soleReader: options.ownership !== undefined,
       });
     },
   });

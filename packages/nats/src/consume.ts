@@ -13,6 +13,7 @@ import { consumerMetrics, type ConsumerMetrics } from './metrics.ts';
 import { deadLetter, retry, type Handler, type InboundMessage, type Outcome } from './outcome.ts';
 import { extractTraceContext, headersToRecord } from './publish.ts';
 import { pullAttachment } from './pull-attachment.ts';
+import { redeliveriesInOrder } from './redelivery-order.ts';
 import { createSettler, errorText } from './settle.ts';
 
 export interface StartConsumerOptions {
@@ -36,6 +37,13 @@ export interface StartConsumerOptions {
   retryBackoffMs?: number[];
   /** Tests only: where dead-letters go instead of `v1.dlq.<tenant>`. */
   dlqSubject?: string;
+  /**
+   * Only for a durable this replica alone reads (partition ownership): on the first attach, the
+   * messages the durable had pending are gathered and handed on in stream order
+   * (redeliveriesInOrder), however the server queued their redelivery. A shared durable must
+   * not: the other readers' messages in flight count as pending and would be waited for in vain.
+   */
+  soleReader?: boolean;
 }
 
 export type ConsumerState = 'running' | 'draining' | 'stopped';
@@ -49,6 +57,8 @@ export interface RunningConsumer {
 }
 
 const REATTACH_MIN_MS = 250;
+/** How much longer than ack_wait a first attach waits for the messages pending then. */
+const REDELIVERY_GRACE_MS = 1_000;
 const REATTACH_MAX_MS = 10_000;
 const tracer = trace.getTracer('@switchyard/nats');
 
@@ -124,10 +134,19 @@ export function startConsumer(options: StartConsumerOptions): RunningConsumer {
           break;
         }
         logger[attachedBefore ? 'warn' : 'debug'](attachedBefore ? 'consumer re-attached' : 'consumer attached');
+        // Only a sole reader's first attach gathers (see redeliveriesInOrder): later, the messages
+        // in this loop's own handlers are pending too, and acks just sent may not be counted yet.
+        const arriving = attachedBefore || options.soleReader !== true
+          ? iter
+          : redeliveriesInOrder(iter, {
+              pending: attachment.pendingAtAttach(),
+              withinMs: attachment.ackWaitMs() + REDELIVERY_GRACE_MS,
+              onShort: (redelivered, pending) => logger.warn({ redelivered, pending }, 'not every message pending at attach came back in time; going on without the rest'),
+            });
         attachedBefore = true;
         retryInMs = REATTACH_MIN_MS;
         attachment.watchStatus(iter).catch((err: unknown) => logger.warn({ err }, 'consumer status watch ended'));
-        for await (const msg of iter) {
+        for await (const msg of arriving) {
           await slots.acquire();
           if (state !== 'running') {
             slots.release();

@@ -26,6 +26,8 @@ export interface PullAttachment {
   attach(): Promise<ConsumerMessages>;
   /** The durable's ack_wait as last read on attach (30 s until then). */
   ackWaitMs(): number;
+  /** Messages the durable had delivered and not yet acked when last attached (see redeliveriesInOrder). */
+  pendingAtAttach(): number;
   /** Resolves after closing `iter` once its status says the consumer must be got again. */
   watchStatus(iter: ConsumerMessages): Promise<void>;
   pause(ms: number): Promise<void>;
@@ -34,15 +36,18 @@ export interface PullAttachment {
 export function pullAttachment(options: PullAttachmentOptions): PullAttachment {
   const { js, jsm, ensure, stream, durable, logger, signal } = options;
   let ackWaitMs = 30_000;
+  let pendingAtAttach = 0;
   return {
     async attach() {
       if (jsm !== undefined && ensure !== undefined) await ensureDurableConsumer(jsm, { ...ensure, stream, durable });
       const consumer = await js.consumers.get(stream, durable);
       const info = await consumer.info(true);
       if (info.config.ack_wait !== undefined) ackWaitMs = millis(info.config.ack_wait);
+      pendingAtAttach = info.num_ack_pending;
       return consumer.consume({ max_messages: options.maxMessages });
     },
     ackWaitMs: () => ackWaitMs,
+    pendingAtAttach: () => pendingAtAttach,
     async watchStatus(iter) {
       for await (const status of await iter.status()) {
         if (!needsReattach(status)) continue;

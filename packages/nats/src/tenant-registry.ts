@@ -221,6 +221,8 @@ export async function startTenantConsumers(options: StartTenantConsumersOptions)
         ...(tuning.concurrency !== undefined ? { concurrency: tuning.concurrency } : {}),
         ...(tuning.retryBackoffMs !== undefined ? { retryBackoffMs: tuning.retryBackoffMs } : {}),
         ...(dlqSubject !== undefined ? { dlqSubject } : {}),
+        // A gated tenant is read by one replica at a time.
+        soleReader: tuning.gate !== undefined,
       });
     },
   });

@@ -205,6 +205,8 @@ export class EndpointWorkers {
         registry: this.#options.registry,
         maxDeliver: NO_LOOP_LIMIT,
         concurrency: window,
+        // Only the tenant's owner runs this worker.
+        soleReader: true,
       });
     // Only a takeover needs the fence: a worker this replica stopped itself (an edit, a 410) has
     // handed its deliveries back, and waiting out their ack_wait would only delay them.
