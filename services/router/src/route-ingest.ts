@@ -139,15 +139,21 @@ export function routeIngestBatch(deps: RealtimeRouteDeps): BatchHandler {
     }
     await publishAll(ready, outcomes);
     if (behindHeld.length > 0) {
-      const stillHeld = behindHeld.filter((r) => fence.holds(r.event.instance, r.msg.streamSeq) !== undefined);
-      for (const r of stillHeld) {
-        outcomes[r.index] = retry(`an earlier event of instance ${r.event.instance} is being retried`);
-        holdIfReturning(r.event.instance, r.msg);
+      // In stream order: one goes if every held message before it was routed above or goes now
+      // (published ahead of it on the same connection). A retried run of an instance that came
+      // back together thus goes in one pass, not one message per redelivery round.
+      const going = new Set<number>();
+      const now: Routable[] = [];
+      for (const r of behindHeld) {
+        if (fence.holds(r.event.instance, r.msg.streamSeq, going) === undefined) {
+          going.add(r.msg.streamSeq);
+          now.push(r);
+        } else {
+          outcomes[r.index] = retry(`an earlier event of instance ${r.event.instance} is being retried`);
+          holdIfReturning(r.event.instance, r.msg);
+        }
       }
-      await publishAll(
-        behindHeld.filter((r) => !stillHeld.includes(r)),
-        outcomes,
-      );
+      await publishAll(now, outcomes);
     }
     return outcomes;
   };
@@ -168,11 +174,11 @@ interface Routable {
 export function instanceFence() {
   const held = new Map<string, Set<number>>();
   return {
-    /** The earliest retried sequence before `streamSeq` that it must wait for, if any. */
-    holds(key: string, streamSeq: number): number | undefined {
+    /** The earliest retried sequence before `streamSeq` that it must wait for (none of `going`), if any. */
+    holds(key: string, streamSeq: number, going?: ReadonlySet<number>): number | undefined {
       let earliest: number | undefined;
       for (const at of held.get(key) ?? []) {
-        if (at < streamSeq && (earliest === undefined || at < earliest)) earliest = at;
+        if (at < streamSeq && going?.has(at) !== true && (earliest === undefined || at < earliest)) earliest = at;
       }
       return earliest;
     },
