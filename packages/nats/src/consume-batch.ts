@@ -374,6 +374,7 @@ export function startBatchConsumer<P = unknown>(options: StartBatchConsumerOptio
     return redeliveriesInOrder(iter, {
       pending: attachment.pendingAtAttach(),
       withinMs: attachment.ackWaitMs() + RETRY_GRACE_MS,
+      keepAliveMs: Math.max(attachment.ackWaitMs() / 2, 100),
       onShort: (redelivered, pending) => logger.warn({ redelivered, pending }, 'not every message pending at attach came back in time; going on without the rest'),
     });
   }

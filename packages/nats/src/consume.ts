@@ -141,6 +141,7 @@ export function startConsumer(options: StartConsumerOptions): RunningConsumer {
           : redeliveriesInOrder(iter, {
               pending: attachment.pendingAtAttach(),
               withinMs: attachment.ackWaitMs() + REDELIVERY_GRACE_MS,
+              keepAliveMs: Math.max(attachment.ackWaitMs() / 2, 100),
               onShort: (redelivered, pending) => logger.warn({ redelivered, pending }, 'not every message pending at attach came back in time; going on without the rest'),
             });
         attachedBefore = true;

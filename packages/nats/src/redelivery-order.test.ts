@@ -110,7 +110,8 @@ describe('a reader attaching to a durable with pending messages', () => {
 });
 
 describe('redeliveriesInOrder', () => {
-  const msg = (seq: number, redelivered: boolean): JsMsg => ({ seq, redelivered }) as unknown as JsMsg;
+  const worked: number[] = [];
+  const msg = (seq: number, redelivered: boolean): JsMsg => ({ seq, redelivered, working: () => worked.push(seq) }) as unknown as JsMsg;
   async function* arriving(msgs: JsMsg[], thenHangMs = 0): AsyncGenerator<JsMsg> {
     yield* msgs;
     if (thenHangMs > 0) await new Promise((r) => setTimeout(r, thenHangMs));
@@ -124,23 +125,26 @@ describe('redeliveriesInOrder', () => {
   it('sorts the pending redeliveries, and anything new that came among them, then passes the rest through', async () => {
     const source = arriving([msg(5, true), msg(3, false), msg(6, true), msg(4, true), msg(9, false), msg(7, false), msg(8, false)]);
     const shorts: number[][] = [];
-    const seqs = await collect(redeliveriesInOrder(source, { pending: 3, withinMs: 1_000, onShort: (got, of) => shorts.push([got, of]) }));
+    const seqs = await collect(redeliveriesInOrder(source, { pending: 3, withinMs: 1_000, keepAliveMs: 100, onShort: (got, of) => shorts.push([got, of]) }));
     // Gathering ends with the third redelivery; what arrives after it passes through as it comes.
     expect(seqs).toEqual([3, 4, 5, 6, 9, 7, 8]);
     expect(shorts).toEqual([]);
   });
 
-  it('goes on without a redelivery that does not come within the bound, and says so', async () => {
+  it('goes on without a redelivery that does not come within the bound, says so, and keeps the gathered ones alive meanwhile', async () => {
+    worked.length = 0;
     const source = arriving([msg(12, true), msg(11, true)], 1_000);
     const shorts: number[][] = [];
     const started = Date.now();
-    const gen = redeliveriesInOrder(source, { pending: 3, withinMs: 200, onShort: (got, of) => shorts.push([got, of]) });
+    const gen = redeliveriesInOrder(source, { pending: 3, withinMs: 200, keepAliveMs: 100, onShort: (got, of) => shorts.push([got, of]) });
     const seqOf = (result: IteratorResult<JsMsg>): number | undefined => (result.done === true ? undefined : result.value.seq);
     const first = seqOf(await gen.next());
     const second = seqOf(await gen.next());
     expect([first, second]).toEqual([11, 12]);
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(shorts).toEqual([[2, 3]]);
+    // Gathered for 200 ms with a keep-alive every 100 ms: not redelivered while they wait.
+    expect(new Set(worked)).toEqual(new Set([11, 12]));
     await gen.return(undefined);
   });
 });

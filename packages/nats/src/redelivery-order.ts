@@ -5,6 +5,8 @@ export interface RedeliveriesInOrderOptions {
   pending: number;
   /** Give up waiting for the rest after this (a message nak'd with a delay longer than this). */
   withinMs: number;
+  /** Gathered messages are kept alive (`working()`) this often, so none is redelivered meanwhile. */
+  keepAliveMs: number;
   /** Fewer than `pending` redeliveries came within `withinMs`: said by the caller, not hidden. */
   onShort(redelivered: number, pending: number): void;
 }
@@ -32,21 +34,30 @@ export async function* redeliveriesInOrder(source: AsyncIterable<JsMsg>, options
       let redelivered = 0;
       let ended = false;
       const deadline = Date.now() + options.withinMs;
-      while (redelivered < options.pending) {
-        const left = deadline - Date.now();
-        if (left <= 0) break;
-        next ??= it.next();
-        let timer: NodeJS.Timeout | undefined;
-        const result = await Promise.race([next, new Promise<'timed-out'>((resolve) => (timer = setTimeout(resolve, left, 'timed-out')))]);
-        clearTimeout(timer);
-        if (result === 'timed-out') break;
-        next = undefined;
-        if (result.done === true) {
-          ended = true;
-          break;
+      const keepAlive = setInterval(() => gathered.forEach((m) => m.working()), options.keepAliveMs);
+      try {
+        while (redelivered < options.pending) {
+          const left = deadline - Date.now();
+          if (left <= 0) break;
+          next ??= it.next();
+          let timer: NodeJS.Timeout | undefined;
+          let result: IteratorResult<JsMsg> | 'timed-out';
+          try {
+            result = await Promise.race([next, new Promise<'timed-out'>((resolve) => (timer = setTimeout(resolve, left, 'timed-out')))]);
+          } finally {
+            clearTimeout(timer);
+          }
+          if (result === 'timed-out') break;
+          next = undefined;
+          if (result.done === true) {
+            ended = true;
+            break;
+          }
+          gathered.push(result.value);
+          if (result.value.redelivered) redelivered++;
         }
-        gathered.push(result.value);
-        if (result.value.redelivered) redelivered++;
+      } finally {
+        clearInterval(keepAlive);
       }
       if (redelivered < options.pending && !ended) options.onShort(redelivered, options.pending);
       gathered.sort((a, b) => a.seq - b.seq);
