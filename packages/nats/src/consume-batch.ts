@@ -354,7 +354,7 @@ export function startBatchConsumer<P = unknown>(options: StartBatchConsumerOptio
         attachment.watchStatus(iter).catch((err: unknown) => logger.warn({ err }, 'consumer status watch ended'));
         // Only a sole reader's first attach gathers: on a re-attach, acks this loop just sent may
         // not be counted yet, and their messages would be waited for in vain.
-        const arriving = attachedBefore || options.soleReader !== true ? iter : inStreamOrder(iter);
+        const arriving = attachedBefore || options.soleReader !== true || attachment.pendingAtAttach() === 0 ? iter : inStreamOrder(iter);
         attachedBefore = true;
         await consume(iter, arriving);
         const closedWith = await iter.closed();

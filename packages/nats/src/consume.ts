@@ -136,7 +136,7 @@ export function startConsumer(options: StartConsumerOptions): RunningConsumer {
         logger[attachedBefore ? 'warn' : 'debug'](attachedBefore ? 'consumer re-attached' : 'consumer attached');
         // Only a sole reader's first attach gathers (see redeliveriesInOrder): later, the messages
         // in this loop's own handlers are pending too, and acks just sent may not be counted yet.
-        const arriving = attachedBefore || options.soleReader !== true
+        const arriving = attachedBefore || options.soleReader !== true || attachment.pendingAtAttach() === 0
           ? iter
           : redeliveriesInOrder(iter, {
               pending: attachment.pendingAtAttach(),
