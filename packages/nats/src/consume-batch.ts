@@ -9,7 +9,6 @@ import { consumerMetrics } from './metrics.ts';
 import { retry, type InboundMessage, type Outcome } from './outcome.ts';
 import { headersToRecord } from './publish.ts';
 import { pullAttachment } from './pull-attachment.ts';
-import { redeliveriesInOrder } from './redelivery-order.ts';
 import { createSettler, errorText } from './settle.ts';
 import type { PartitionOwnership } from './ownership.ts';
 import { followTenants, partitionGate, type TenantBucketOptions } from './tenant-registry.ts';
@@ -354,7 +353,7 @@ export function startBatchConsumer<P = unknown>(options: StartBatchConsumerOptio
         attachment.watchStatus(iter).catch((err: unknown) => logger.warn({ err }, 'consumer status watch ended'));
         // Only a sole reader's first attach gathers: on a re-attach, acks this loop just sent may
         // not be counted yet, and their messages would be waited for in vain.
-        const arriving = attachedBefore || options.soleReader !== true || attachment.pendingAtAttach() === 0 ? iter : inStreamOrder(iter);
+        const arriving = attachedBefore || options.soleReader !== true ? iter : attachment.inStreamOrder(iter);
         attachedBefore = true;
         await consume(iter, arriving);
         const closedWith = await iter.closed();
@@ -368,15 +367,6 @@ export function startBatchConsumer<P = unknown>(options: StartBatchConsumerOptio
         retryInMs = Math.min(retryInMs * 2, REATTACH_MAX_MS);
       }
     }
-  }
-
-  function inStreamOrder(iter: ConsumerMessages): AsyncIterable<JsMsg> {
-    return redeliveriesInOrder(iter, {
-      pending: attachment.pendingAtAttach(),
-      withinMs: attachment.ackWaitMs() + RETRY_GRACE_MS,
-      keepAliveMs: Math.max(attachment.ackWaitMs() / 2, 100),
-      onShort: (redelivered, pending) => logger.warn({ redelivered, pending }, 'not every message pending at attach came back in time; going on without the rest'),
-    });
   }
 
   function toInbound(msg: JsMsg): InboundMessage {

@@ -13,7 +13,6 @@ import { consumerMetrics, type ConsumerMetrics } from './metrics.ts';
 import { deadLetter, retry, type Handler, type InboundMessage, type Outcome } from './outcome.ts';
 import { extractTraceContext, headersToRecord } from './publish.ts';
 import { pullAttachment } from './pull-attachment.ts';
-import { redeliveriesInOrder } from './redelivery-order.ts';
 import { createSettler, errorText } from './settle.ts';
 
 export interface StartConsumerOptions {
@@ -57,8 +56,6 @@ export interface RunningConsumer {
 }
 
 const REATTACH_MIN_MS = 250;
-/** How much longer than ack_wait a first attach waits for the messages pending then. */
-const REDELIVERY_GRACE_MS = 1_000;
 const REATTACH_MAX_MS = 10_000;
 const tracer = trace.getTracer('@switchyard/nats');
 
@@ -136,14 +133,7 @@ export function startConsumer(options: StartConsumerOptions): RunningConsumer {
         logger[attachedBefore ? 'warn' : 'debug'](attachedBefore ? 'consumer re-attached' : 'consumer attached');
         // Only a sole reader's first attach gathers (see redeliveriesInOrder): later, the messages
         // in this loop's own handlers are pending too, and acks just sent may not be counted yet.
-        const arriving = attachedBefore || options.soleReader !== true || attachment.pendingAtAttach() === 0
-          ? iter
-          : redeliveriesInOrder(iter, {
-              pending: attachment.pendingAtAttach(),
-              withinMs: attachment.ackWaitMs() + REDELIVERY_GRACE_MS,
-              keepAliveMs: Math.max(attachment.ackWaitMs() / 2, 100),
-              onShort: (redelivered, pending) => logger.warn({ redelivered, pending }, 'not every message pending at attach came back in time; going on without the rest'),
-            });
+        const arriving = attachedBefore || options.soleReader !== true ? iter : attachment.inStreamOrder(iter);
         attachedBefore = true;
         retryInMs = REATTACH_MIN_MS;
         attachment.watchStatus(iter).catch((err: unknown) => logger.warn({ err }, 'consumer status watch ended'));

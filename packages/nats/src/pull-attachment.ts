@@ -1,7 +1,11 @@
-import { millis, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from 'nats';
+import { millis, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from 'nats';
 import type { Logger } from 'pino';
 import { ensureDurableConsumer, type DurableConsumerOptions } from './consumers.ts';
+import { redeliveriesInOrder } from './redelivery-order.ts';
 import { needsReattach } from './settle.ts';
+
+/** How much longer than ack_wait a first attach waits for the messages pending then. */
+const REDELIVERY_GRACE_MS = 1_000;
 
 /**
  * What both consume loops (one-at-a-time and batch) do around their own consumption: get the
@@ -26,8 +30,12 @@ export interface PullAttachment {
   attach(): Promise<ConsumerMessages>;
   /** The durable's ack_wait as last read on attach (30 s until then). */
   ackWaitMs(): number;
-  /** Messages the durable had delivered and not yet acked when last attached (see redeliveriesInOrder). */
-  pendingAtAttach(): number;
+  /**
+   * The iterator's messages with those pending at attach handed on first, in stream order
+   * (redeliveriesInOrder); the iterator itself when nothing was pending. Only for a durable this
+   * replica alone reads, on its first attach (later, acks just sent may not be counted yet).
+   */
+  inStreamOrder(iter: ConsumerMessages): AsyncIterable<JsMsg>;
   /** Resolves after closing `iter` once its status says the consumer must be got again. */
   watchStatus(iter: ConsumerMessages): Promise<void>;
   pause(ms: number): Promise<void>;
@@ -47,7 +55,15 @@ export function pullAttachment(options: PullAttachmentOptions): PullAttachment {
       return consumer.consume({ max_messages: options.maxMessages });
     },
     ackWaitMs: () => ackWaitMs,
-    pendingAtAttach: () => pendingAtAttach,
+    inStreamOrder(iter) {
+      if (pendingAtAttach === 0) return iter;
+      return redeliveriesInOrder(iter, {
+        pending: pendingAtAttach,
+        withinMs: ackWaitMs + REDELIVERY_GRACE_MS,
+        keepAliveMs: Math.max(ackWaitMs / 2, 100),
+        onShort: (redelivered, pending) => logger.warn({ redelivered, pending }, 'not every message pending at attach came back in time; going on without the rest'),
+      });
+    },
     async watchStatus(iter) {
       for await (const status of await iter.status()) {
         if (!needsReattach(status)) continue;
