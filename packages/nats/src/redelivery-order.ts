@@ -17,7 +17,7 @@ export interface RedeliveriesInOrderOptions {
  * its redelivery queue, and when the only pull request waiting is the previous holder's (whose
  * subscriber is gone), it puts that message back at the *end* of the queue; a later message of
  * the same instance is then redelivered first. (Measured: the router's ordering test failed about
- * one run in sixteen this way, an instance's event stored after the twenty behind it.)
+ * one run in twenty this way, an instance's event stored after the twenty behind it.)
  *
  * So on a reader's first attach, the `pending` redeliveries are gathered, with whatever else
  * arrives meanwhile, and handed on sorted by stream sequence; the order is then the stream's
