@@ -1,20 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { publishAtomicBatch, publishAtomicRun, type BatchMessage } from './atomic-batch.ts';
 import { publishEvent } from './publish.ts';
-import { decode, encode, readStream, startNatsServer, streamMessages, testNats, type TestNats } from './test-support.ts';
+import { decode, encode, ownNatsServer, readStream, streamMessages, type TestNats } from './test-support.ts';
 
 // Atomic batches need nats-server 2.12+: these tests run their own (.tools/bin), not the shared
 // server of TEST_NATS_URL, which may be older.
 describe('atomic batch publishing', () => {
-  let server: Awaited<ReturnType<typeof startNatsServer>>;
+  const own = ownNatsServer();
   let t: TestNats;
-  beforeAll(async () => {
-    server = await startNatsServer();
-    t = await testNats(server.url);
-  });
-  afterAll(async () => {
-    await t.close();
-    await server.stop();
+  beforeAll(() => {
+    t = own();
   });
 
   const stream = (): string => t.streams.ingest.name;

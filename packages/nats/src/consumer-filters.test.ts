@@ -1,18 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureDurableConsumer } from './consumers.ts';
-import { randomHex, startNatsServer, testNats, type TestNats } from './test-support.ts';
+import { ownNatsServer, randomHex, type TestNats } from './test-support.ts';
 
 describe('ensureDurableConsumer with a filter list', () => {
   // Filter lists need NATS ≥ 2.10; the shared test server may be older, so start a current one.
-  let server: Awaited<ReturnType<typeof startNatsServer>>;
+  const own = ownNatsServer();
   let t: TestNats;
-  beforeAll(async () => {
-    server = await startNatsServer();
-    t = await testNats(server.url);
-  });
-  afterAll(async () => {
-    await t?.close();
-    await server?.stop();
+  beforeAll(() => {
+    t = own();
   });
 
   it('moves a durable from one filter to a filter list and back, in place', async () => {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { JsMsg } from 'nats';
 import { startBatchConsumer } from './consume-batch.ts';
 import { startConsumer } from './consume.ts';
@@ -6,9 +6,7 @@ import { ensureDurableConsumer } from './consumers.ts';
 import { ack, type Outcome } from './outcome.ts';
 import { publishEvent } from './publish.ts';
 import { redeliveriesInOrder } from './redelivery-order.ts';
-import { decode, encode, randomTenant, startNatsServer, testLogger, testNats, waitFor, type TestNats } from './test-support.ts';
-
-type NatsServer = Awaited<ReturnType<typeof startNatsServer>>;
+import { decode, encode, ownNatsServer, randomTenant, testLogger, waitFor, type TestNats } from './test-support.ts';
 
 /**
  * The hazard, made to happen every time: a reader takes 20 messages, naks them all with one
@@ -40,71 +38,64 @@ async function strandPendingMessages(t: TestNats, count: number): Promise<{ tena
 }
 
 describe('a reader attaching to a durable with pending messages', () => {
-  let nats: NatsServer;
-  let t: TestNats;
+  // A server of our own (the pinned 2.12): the queue behaviour above is that version's.
+  const own = ownNatsServer();
   const expected = Array.from({ length: 20 }, (_, i) => String(i + 1));
 
-  beforeAll(async () => {
-    // A server of our own (the pinned 2.12): the queue behaviour above is that version's.
-    nats = await startNatsServer();
-    t = await testNats(nats.url);
-  });
-
-  afterAll(async () => {
-    await t?.close();
-    await nats?.stop();
-  });
-
-  it('gets them in stream order through the batch consume loop', async () => {
+  /** Strands 20 messages, starts a loop on their durable, and answers the bodies it handled, in order. */
+  async function handledAfterStranding(start: (t: TestNats, tenant: string, durable: string, seen: string[]) => { stop(): Promise<void> }): Promise<string[]> {
+    const t = own();
     const { tenant, durable } = await strandPendingMessages(t, 20);
     const seen: string[] = [];
-    const consumer = startBatchConsumer({
-      js: t.js,
-      stream: t.streams.ingest.name,
-      durable,
-      tenant,
-      service: 'router',
-      logger: testLogger,
-      registry: t.registry,
-      batchSize: 8,
-      maxWaitMs: 20,
-      soleReader: true,
-      handler: async (messages) => {
-        seen.push(...messages.map((m) => decode(m.data)));
-        return messages.map((): Outcome => ack());
-      },
-    });
+    const consumer = start(t, tenant, durable, seen);
     try {
       await waitFor(() => seen.length >= 20 || undefined, 15_000, 'every redelivery handled');
     } finally {
       await consumer.stop();
     }
+    return seen;
+  }
+
+  it('gets them in stream order through the batch consume loop', async () => {
+    const seen = await handledAfterStranding((t, tenant, durable, handled) =>
+      startBatchConsumer({
+        js: t.js,
+        stream: t.streams.ingest.name,
+        durable,
+        tenant,
+        service: 'router',
+        logger: testLogger,
+        registry: t.registry,
+        batchSize: 8,
+        maxWaitMs: 20,
+        soleReader: true,
+        handler: async (messages) => {
+          handled.push(...messages.map((m) => decode(m.data)));
+          return messages.map((): Outcome => ack());
+        },
+      }),
+    );
     expect(seen).toEqual(expected);
   });
 
   it('gets them in stream order through the one-at-a-time consume loop', async () => {
-    const { tenant, durable } = await strandPendingMessages(t, 20);
-    const seen: string[] = [];
-    const consumer = startConsumer({
-      js: t.js,
-      stream: t.streams.ingest.name,
-      durable,
-      tenant,
-      service: 'webhook-dispatch',
-      logger: testLogger,
-      registry: t.registry,
-      concurrency: 1,
-      soleReader: true,
-      handler: async (message) => {
-        seen.push(decode(message.data));
-        return ack();
-      },
-    });
-    try {
-      await waitFor(() => seen.length >= 20 || undefined, 15_000, 'every redelivery handled');
-    } finally {
-      await consumer.stop();
-    }
+    const seen = await handledAfterStranding((t, tenant, durable, handled) =>
+      startConsumer({
+        js: t.js,
+        stream: t.streams.ingest.name,
+        durable,
+        tenant,
+        service: 'webhook-dispatch',
+        logger: testLogger,
+        registry: t.registry,
+        concurrency: 1,
+        soleReader: true,
+        handler: async (message) => {
+          handled.push(decode(message.data));
+          return ack();
+        },
+      }),
+    );
     expect(seen).toEqual(expected);
   });
 });

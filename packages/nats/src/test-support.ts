@@ -4,12 +4,12 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type JetStreamClient, type JetStreamManager, type NatsConnection, type StoredMsg } from 'nats';
 import { pino, type Logger } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { Registry } from 'prom-client';
-import { TEST_NATS_URL } from '../../testing/src/nats-server.ts';
+import { startNatsServer, TEST_NATS_URL } from '../../testing/src/nats-server.ts';
 import { ensureStreams, type EnsuredStreams } from './streams.ts';
 
-export { startNatsServer } from '../../testing/src/nats-server.ts';
-export { TEST_NATS_URL };
+export { startNatsServer, TEST_NATS_URL };
 
 export const testLogger: Logger = pino({ level: process.env['LOG_LEVEL'] ?? 'silent' });
 
@@ -69,6 +69,29 @@ export async function testNats(url = TEST_NATS_URL): Promise<TestNats> {
       }
       await nc.drain();
     },
+  };
+}
+
+/**
+ * For a suite that needs a current nats-server (atomic batches, filter lists, the 2.12 redelivery
+ * queue), not the shared one of TEST_NATS_URL, which may be older: starts one of its own with
+ * private streams before the suite and stops it after. Call at describe level; the getter is
+ * valid inside the suite's hooks and tests.
+ */
+export function ownNatsServer(): () => TestNats {
+  let server: Awaited<ReturnType<typeof startNatsServer>> | undefined;
+  let t: TestNats | undefined;
+  beforeAll(async () => {
+    server = await startNatsServer();
+    t = await testNats(server.url);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await server?.stop();
+  });
+  return () => {
+    if (t === undefined) throw new Error('ownNatsServer(): used outside the suite it was set up in');
+    return t;
   };
 }
 
