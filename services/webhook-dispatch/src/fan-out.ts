@@ -134,8 +134,11 @@ async function fanOutAtomically(
   const events = [...byInstance.values()].flat();
   if (events.some(({ msg, event }) => holds.holding(event.instance, msg.streamSeq, now) !== undefined)) return undefined;
   events.sort((a, b) => a.msg.streamSeq - b.msg.streamSeq);
-  const messages = events.flatMap(({ msg, event }) => matchingEndpoints(endpoints, event).map((endpoint) => webhookDeliveryMessage(delivery(msg, event, endpoint))));
-  if (messages.length < ATOMIC_BATCH_MIN_MESSAGES) return undefined;
+  // Counted before anything is encoded: a small batch (the common case at low load) takes the
+  // one-by-one path, which encodes its deliveries itself.
+  const pairs = events.flatMap(({ msg, event }) => matchingEndpoints(endpoints, event).map((endpoint) => ({ msg, event, endpoint })));
+  if (pairs.length < ATOMIC_BATCH_MIN_MESSAGES) return undefined;
+  const messages = pairs.map(({ msg, event, endpoint }) => webhookDeliveryMessage(delivery(msg, event, endpoint)));
   const run = await publishAtomicRun(nc, messages, { stream: deps.stream ?? WEBHOOKS_STREAM });
   if (run.refused !== undefined) {
     deps.metrics.atomicFallbacks.inc({ tenant: events[0]!.msg.tenant });
