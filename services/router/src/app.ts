@@ -69,6 +69,8 @@ export function startRouter(config: RouterConfig, options: RouterOptions = {}): 
         handlerFor: () =>
           routeIngestBatch({
             ...route,
+            nc: ctx.nc,
+            atomicMinMessages: config.ROUTER_BATCH_SIZE,
             maxDeliver: config.ROUTER_MAX_DELIVER,
             gaps: sequenceGapTracker({ jsm: ctx.jsm, logger: ctx.logger, gaps: metrics.gaps }),
           }),

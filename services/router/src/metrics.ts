@@ -5,6 +5,7 @@ export interface RouterMetrics {
   routed: Counter<'tenant' | 'type' | 'duplicate'>;
   rejected: Counter<'tenant' | 'reason'>;
   gaps: Counter<'tenant'>;
+  atomicFallbacks: Counter<'tenant'>;
 }
 
 export function routerMetrics(registry: Registry): RouterMetrics {
@@ -25,6 +26,12 @@ export function routerMetrics(registry: Registry): RouterMetrics {
     gaps: new Counter({
       name: 'event_sequence_gaps_total',
       help: 'Times an instance seq skipped ahead on its way to EVENTS (missing events; see the router log for the instance)',
+      labelNames: ['tenant'],
+      registers: [registry],
+    }),
+    atomicFallbacks: new Counter({
+      name: 'router_atomic_fallbacks_total',
+      help: 'Batches whose atomic publish to EVENTS was refused (a duplicate event id, too many batches in flight, a server before 2.12); their events went one by one',
       labelNames: ['tenant'],
       registers: [registry],
     }),

@@ -32,7 +32,6 @@ const FAST_OWNERSHIP = {
   ROUTER_LEASE_TTL: '2s',
   ROUTER_ACK_WAIT: '1s',
   ROUTER_REBALANCE_INTERVAL: '200ms',
-  ROUTER_BATCH_SIZE: '64',
 };
 
 async function metricTotal(routers: RunningService[], name: string, tenant?: string): Promise<number[]> {
