@@ -3,6 +3,7 @@ import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import type { NatsConnection } from 'nats';
 import type pg from 'pg';
 import { quoteIdent } from '@switchyard/db';
+import { publishAtomicRun } from '@switchyard/nats';
 import { summarizeLatencies, round, type LatencySummary } from './stats.ts';
 
 /**
@@ -51,6 +52,42 @@ export async function rawJetStreamPublishRate(
       }
     };
     await Promise.all(Array.from({ length: window }, worker));
+    return rate(options.count, started);
+  } finally {
+    await jsm.streams.delete(name);
+  }
+}
+
+/**
+ * The same stream writes as JetStream atomic batches (nats-server ≥ 2.12): `publishers` concurrent
+ * publishers, each sending consecutive batches of `batch` messages and waiting for each batch's
+ * one PubAck — the shape of the router draining a backlog (a batch per tenant in flight). Not a
+ * ceiling the targets are read against (those are per-message acknowledged publishes); reported
+ * beside them so a figure using atomic batches can be read against its own kind of write too.
+ */
+export async function rawJetStreamAtomicPublishRate(
+  nc: NatsConnection,
+  options: { count: number; payloadBytes?: number; batch?: number; publishers?: number },
+): Promise<RateFigure> {
+  const jsm = await nc.jetstreamManager();
+  const name = `BENCH_ATOMIC_${randomBytes(4).toString('hex').toUpperCase()}`;
+  const subject = `bench.atomic.${name.toLowerCase()}`;
+  await jsm.streams.add({ name, subjects: [subject], allow_atomic: true } as Parameters<typeof jsm.streams.add>[0]);
+  const payload = samplePayload(options.payloadBytes);
+  const size = options.batch ?? 256;
+  try {
+    const started = process.hrtime.bigint();
+    let next = 0;
+    const publisher = async () => {
+      while (next < options.count) {
+        const from = next;
+        next = Math.min(options.count, next + size);
+        const messages = Array.from({ length: next - from }, (_, i) => ({ subject, data: payload, msgId: `${name}-${from + i}` }));
+        const run = await publishAtomicRun(nc, messages, { maxMessages: size });
+        if (run.refused !== undefined) throw new Error(`raw atomic batch refused: ${run.refused}`);
+      }
+    };
+    await Promise.all(Array.from({ length: options.publishers ?? 10 }, publisher));
     return rate(options.count, started);
   } finally {
     await jsm.streams.delete(name);
