@@ -69,12 +69,12 @@ export interface RealtimeRouteDeps extends RouteIngestDeps {
 /**
  * The realtime path, one batch of a tenant's INGEST messages (stream order) at a time: validate
  * each message, then store every valid one in EVENTS in stream order — as atomic batches when
- * there are at least `atomicMinMessages` (a backlog), else (and for whatever a refused
- * batch left) each published without awaiting the previous PubAck (one connection, so JetStream
- * stores them in send order), then all awaited. Order per instance holds because nothing of an instance is published while
- * one of its events is being retried: after a failed publish, every later message of the
- * instance is answered `retry` unpublished (`instanceFence`) until the failed one is routed or
- * dead-lettered on its last delivery. Later messages of the same batch were already sent when the
+ * there are at least `atomicMinMessages` (a backlog), else (and for whatever a refused batch
+ * left) each published without awaiting the previous PubAck (one connection, so JetStream stores
+ * them in send order), then all awaited. Order per instance holds because nothing of an instance
+ * is published while one of its events is being retried: after a failed publish, every later
+ * message of the instance is answered `retry` unpublished (`instanceFence`) until the failed one
+ * is routed or dead-lettered on its last delivery. Later messages of the same batch were already sent when the
  * failure is known: those that failed too are retried; those that were stored are acked (a retry
  * would be a deduplicated no-op), which breaks order only when one message is refused while the
  * ones behind it are stored — a message-specific refusal, e.g. EVENTS' max_msg_size; a lost
