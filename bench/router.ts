@@ -358,49 +358,55 @@ interface Throughput extends RateFigure {
 async function drain(nc: NatsConnection, clock: ArrivalClock, tenants: readonly string[], batch: OutgoingEvent[], timeoutMs: number, routerPid: number, serverPid?: number): Promise<Omit<Throughput, 'latency'> & { start_spread_ms: number }> {
   clock.reset();
   await timedPublish(nc.jetstream(), clock, batch);
-  const serverBefore = serverPid !== undefined ? await sampleProcess(serverPid) : undefined;
-  const before = await sampleProcess(routerPid);
+  const cpu = await cpuMeter(routerPid, serverPid);
   const js = nc.jetstream();
   await Promise.all(tenants.map((t) => announceTenant(js, t)));
   await clock.waitFor(batch.length, timeoutMs);
-  const after = await sampleProcess(routerPid);
-  const serverAfter = serverPid !== undefined ? await sampleProcess(serverPid) : undefined;
   const seconds = (clock.lastArrivalMs - clock.firstArrivalMs) / 1000;
   const firsts = tenants.map((t) => Math.min(...(clock.latencies.get(t) ?? [0])));
-  const cpu = before !== undefined && after !== undefined ? after.cpu_seconds - before.cpu_seconds : undefined;
-  const serverCpu = serverBefore !== undefined && serverAfter !== undefined ? serverAfter.cpu_seconds - serverBefore.cpu_seconds : undefined;
   return {
     count: batch.length,
     seconds: round(seconds),
     per_second: Math.round(batch.length / seconds),
     start_spread_ms: Math.round(Math.max(...firsts) - Math.min(...firsts)),
-    router_cpu_us_per_event: cpu !== undefined ? Math.round((cpu * 1e6) / batch.length) : null,
-    router_cpu_cores: cpu !== undefined ? round(cpu / seconds, 2) : null,
-    nats_server_cpu_us_per_event: serverCpu !== undefined ? Math.round((serverCpu * 1e6) / batch.length) : null,
+    ...(await cpu.per(batch.length, seconds)),
   };
 }
 
 async function throughput(js: JetStreamClient, clock: ArrivalClock, batch: OutgoingEvent[], timeoutMs: number, routerPid: number, serverPid?: number): Promise<Throughput> {
   clock.reset();
-  const serverBefore = serverPid !== undefined ? await sampleProcess(serverPid) : undefined;
-  const before = await sampleProcess(routerPid);
+  const cpu = await cpuMeter(routerPid, serverPid);
   const started = performance.now();
   await timedPublish(js, clock, batch);
   await clock.waitFor(batch.length, timeoutMs);
-  const after = await sampleProcess(routerPid);
-  const serverAfter = serverPid !== undefined ? await sampleProcess(serverPid) : undefined;
-  const serverCpu = serverBefore !== undefined && serverAfter !== undefined ? serverAfter.cpu_seconds - serverBefore.cpu_seconds : undefined;
   const seconds = (clock.lastArrivalMs - started) / 1000;
-  const tenants = [...clock.latencies.keys()];
-  const cpu = before !== undefined && after !== undefined ? after.cpu_seconds - before.cpu_seconds : undefined;
   return {
     count: batch.length,
     seconds: round(seconds),
     per_second: Math.round(batch.length / seconds),
-    latency: clock.of(tenants),
-    router_cpu_us_per_event: cpu !== undefined ? Math.round((cpu * 1e6) / batch.length) : null,
-    router_cpu_cores: cpu !== undefined ? round(cpu / seconds, 2) : null,
-    nats_server_cpu_us_per_event: serverCpu !== undefined ? Math.round((serverCpu * 1e6) / batch.length) : null,
+    latency: clock.of([...clock.latencies.keys()]),
+    ...(await cpu.per(batch.length, seconds)),
+  };
+}
+
+type CpuFigures = Pick<Throughput, 'router_cpu_us_per_event' | 'router_cpu_cores' | 'nats_server_cpu_us_per_event'>;
+
+/** CPU of the router and nats-server from now until `per()`, per event (null where unreadable). */
+async function cpuMeter(routerPid: number, serverPid?: number) {
+  const sample = async () => ({ router: await sampleProcess(routerPid), server: serverPid !== undefined ? await sampleProcess(serverPid) : undefined });
+  const before = await sample();
+  return {
+    async per(events: number, seconds: number): Promise<CpuFigures> {
+      const after = await sample();
+      const used = (a?: { cpu_seconds: number }, b?: { cpu_seconds: number }) => (a !== undefined && b !== undefined ? b.cpu_seconds - a.cpu_seconds : undefined);
+      const router = used(before.router, after.router);
+      const server = used(before.server, after.server);
+      return {
+        router_cpu_us_per_event: router !== undefined ? Math.round((router * 1e6) / events) : null,
+        router_cpu_cores: router !== undefined ? round(router / seconds, 2) : null,
+        nats_server_cpu_us_per_event: server !== undefined ? Math.round((server * 1e6) / events) : null,
+      };
+    },
   };
 }
 
