@@ -1,35 +1,25 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   dlqRecordSchema,
   ingestSubject,
   STREAMS,
   SYSTEM_TENANT,
 } from '@switchyard/schema';
-import type { RunningService } from '@switchyard/service';
 import {
   decodeJson,
   readStream,
   messageReceivedEvent,
-  type ServiceHarness,
 } from '@switchyard/testing';
-import { startRouterWithTenant } from './test-support.ts';
+import { routerWithTenant } from './test-support.ts';
 
 const encoder = new TextEncoder();
 
 
 describe('router catch-all for subjects no tenant durable reads', () => {
-  let h: ServiceHarness<RunningService>;
-  let tenant: string;
-
-  beforeAll(async () => {
-    ({ h, tenant } = await startRouterWithTenant());
-  });
-
-  afterAll(async () => {
-    await h?.stop();
-  });
+  const router = routerWithTenant();
 
   it('dead-letters invalid tenant subjects to _system with INVALID_SUBJECT, and leaves valid tenants to their durable', async () => {
+    const { h, tenant } = router();
     const js = h.nc.jetstream();
     const bad = [
       'v1.ingest.Not-A-Tenant.phone-1.message.received',

@@ -1,12 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { durableName, ingestSubject, newEventId, STREAMS } from '@switchyard/schema';
-import type { RunningService } from '@switchyard/service';
 import {
   decodeJson,
   readStream,
-  type ServiceHarness,
 } from '@switchyard/testing';
-import { startRouterWithTenant } from './test-support.ts';
+import { routerWithTenant } from './test-support.ts';
 
 const encoder = new TextEncoder();
 
@@ -38,18 +36,10 @@ function message(n: number) {
 }
 
 describe('router history routing', () => {
-  let h: ServiceHarness<RunningService>;
-  let tenant: string;
-
-  beforeAll(async () => {
-    ({ h, tenant } = await startRouterWithTenant());
-  });
-
-  afterAll(async () => {
-    await h?.stop();
-  });
+  const router = routerWithTenant();
 
   it('reads history batches on their own durable, beside the realtime one, and routes every batch', async () => {
+    const { h, tenant } = router();
     const jsm = await h.nc.jetstreamManager();
     // Announcing a tenant starts its consumers asynchronously: wait until both durables exist.
     const durable = async (name: string) => {

@@ -1,30 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { dlqRecordSchema, ingestSubject, STREAMS } from '@switchyard/schema';
-import type { RunningService } from '@switchyard/service';
 import {
   decodeJson,
   readStream,
   messageReceivedEvent,
-  type ServiceHarness,
 } from '@switchyard/testing';
-import { startRouterWithTenant } from './test-support.ts';
+import { routerWithTenant } from './test-support.ts';
 
 const encoder = new TextEncoder();
 
 
 describe('router', () => {
-  let h: ServiceHarness<RunningService>;
-  let tenant: string;
-
-  beforeAll(async () => {
-    ({ h, tenant } = await startRouterWithTenant({ ROUTER_MAX_PAYLOAD_BYTES: '4096' }));
-  });
-
-  afterAll(async () => {
-    await h?.stop();
-  });
+  const router = routerWithTenant({ ROUTER_MAX_PAYLOAD_BYTES: '4096' });
 
   it('routes valid events to EVENTS in order and dead-letters bad input with a reason and the raw bytes', async () => {
+    const { h, tenant } = router();
     const js = h.nc.jetstream();
     const subject = ingestSubject(tenant, 'phone-1', 'message.received');
     const bad = [
@@ -57,6 +47,7 @@ describe('router', () => {
   });
 
   it('publishes an event id once to EVENTS even when INGEST carries it twice', async () => {
+    const { h, tenant } = router();
     const js = h.nc.jetstream();
     const once = messageReceivedEvent(tenant, 'phone-2', 1);
     const subject = ingestSubject(tenant, 'phone-2', 'message.received');
@@ -71,18 +62,10 @@ describe('router', () => {
 });
 
 describe('router realtime retries', () => {
-  let h: ServiceHarness<RunningService>;
-  let tenant: string;
-
-  beforeAll(async () => {
-    ({ h, tenant } = await startRouterWithTenant({ ROUTER_MAX_DELIVER: '2' }));
-  });
-
-  afterAll(async () => {
-    await h?.stop();
-  });
+  const router = routerWithTenant({ ROUTER_MAX_DELIVER: '2' });
 
   it('holds an instance while one of its events is retried, lets other instances flow, and dead-letters the one EVENTS keeps refusing', async () => {
+    const { h, tenant } = router();
     // EVENTS refuses one event (too large for it), every time: a publish failure the router retries.
     const info = await h.jsm.streams.info(STREAMS.events);
     await h.jsm.streams.update(STREAMS.events, { ...info.config, max_msg_size: 2048 });
@@ -124,18 +107,10 @@ describe('router realtime retries', () => {
 });
 
 describe('router after a run of failed publishes', () => {
-  let h: ServiceHarness<RunningService>;
-  let tenant: string;
-
-  beforeAll(async () => {
-    ({ h, tenant } = await startRouterWithTenant());
-  });
-
-  afterAll(async () => {
-    await h?.stop();
-  });
+  const router = routerWithTenant();
 
   it('routes an instance’s retried events together once they come back, not one more per retry round', async () => {
+    const { h, tenant } = router();
     // EVENTS refuses everything for a moment (as during an outage): every event of the run fails
     // or waits behind the first, and all of them come back together on the first retry.
     const info = await h.jsm.streams.info(STREAMS.events);
