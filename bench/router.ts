@@ -13,6 +13,7 @@ import { sampleProcess } from './fleet/proc-stats.ts';
 import { createScratchDatabase } from './fleet/scratch-database.ts';
 import {
   numberArg,
+  onThrowawayStream,
   rawJetStreamAtomicPublishRate,
   rawJetStreamPublishRate,
   ratio,
@@ -85,11 +86,7 @@ class ArrivalClock {
 
 /** Acknowledged pull-consume rate of one durable over `count` stored messages (explicit acks). */
 async function rawJetStreamConsumeRate(nc: NatsConnection, count: number): Promise<RateFigure> {
-  const jsm = await nc.jetstreamManager();
-  const name = `BENCH_CONSUME_${randomBytes(4).toString('hex').toUpperCase()}`;
-  const subject = `bench.consume.${name.toLowerCase()}`;
-  await jsm.streams.add({ name, subjects: [subject] });
-  try {
+  return onThrowawayStream(nc, 'consume', {}, async (name, subject) => {
     const payload = samplePayload();
     const js = nc.jetstream();
     let next = 0;
@@ -101,6 +98,7 @@ async function rawJetStreamConsumeRate(nc: NatsConnection, count: number): Promi
         }
       }),
     );
+    const jsm = await nc.jetstreamManager();
     await jsm.consumers.add(name, { durable_name: 'raw', ack_policy: AckPolicy.Explicit, max_ack_pending: 10_000 });
     const consumer = await js.consumers.get(name, 'raw');
     const started = process.hrtime.bigint();
@@ -112,9 +110,7 @@ async function rawJetStreamConsumeRate(nc: NatsConnection, count: number): Promi
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     return { count, seconds: round(seconds), per_second: Math.round(count / seconds) };
-  } finally {
-    await jsm.streams.delete(name);
-  }
+  });
 }
 
 function tenantIds(prefix: string, n: number): string[] {

@@ -35,14 +35,9 @@ export async function rawJetStreamPublishRate(
   nc: NatsConnection,
   options: { count: number; payloadBytes?: number; window?: number },
 ): Promise<RateFigure> {
-  const jsm = await nc.jetstreamManager();
   const js = nc.jetstream();
-  const name = `BENCH_RAW_${randomBytes(4).toString('hex').toUpperCase()}`;
-  const subject = `bench.raw.${name.toLowerCase()}`;
-  await jsm.streams.add({ name, subjects: [subject] });
   const payload = samplePayload(options.payloadBytes);
-  const window = options.window ?? 256;
-  try {
+  return onThrowawayStream(nc, 'raw', {}, async (name, subject) => {
     const started = process.hrtime.bigint();
     let next = 0;
     const worker = async () => {
@@ -51,8 +46,27 @@ export async function rawJetStreamPublishRate(
         await js.publish(subject, payload, { msgID: `${name}-${i}` });
       }
     };
-    await Promise.all(Array.from({ length: window }, worker));
+    await Promise.all(Array.from({ length: options.window ?? 256 }, worker));
     return rate(options.count, started);
+  });
+}
+
+/**
+ * Runs `use` on a file-backed stream of its own (`BENCH_<KIND>_<hex>`, one subject), deleted
+ * afterwards: a ceiling measures on nothing else's data and leaves nothing behind.
+ */
+export async function onThrowawayStream<T>(
+  nc: NatsConnection,
+  kind: string,
+  config: { allow_atomic?: boolean },
+  use: (name: string, subject: string) => Promise<T>,
+): Promise<T> {
+  const jsm = await nc.jetstreamManager();
+  const name = `BENCH_${kind.toUpperCase()}_${randomBytes(4).toString('hex').toUpperCase()}`;
+  const subject = `bench.${kind}.${name.toLowerCase()}`;
+  await jsm.streams.add({ name, subjects: [subject], ...config });
+  try {
+    return await use(name, subject);
   } finally {
     await jsm.streams.delete(name);
   }
@@ -69,13 +83,9 @@ export async function rawJetStreamAtomicPublishRate(
   nc: NatsConnection,
   options: { count: number; payloadBytes?: number; batch?: number; publishers?: number },
 ): Promise<RateFigure> {
-  const jsm = await nc.jetstreamManager();
-  const name = `BENCH_ATOMIC_${randomBytes(4).toString('hex').toUpperCase()}`;
-  const subject = `bench.atomic.${name.toLowerCase()}`;
-  await jsm.streams.add({ name, subjects: [subject], allow_atomic: true } as Parameters<typeof jsm.streams.add>[0]);
   const payload = samplePayload(options.payloadBytes);
   const size = options.batch ?? 256;
-  try {
+  return onThrowawayStream(nc, 'atomic', { allow_atomic: true }, async (name, subject) => {
     const started = process.hrtime.bigint();
     let next = 0;
     const publisher = async () => {
@@ -89,9 +99,7 @@ export async function rawJetStreamAtomicPublishRate(
     };
     await Promise.all(Array.from({ length: options.publishers ?? 10 }, publisher));
     return rate(options.count, started);
-  } finally {
-    await jsm.streams.delete(name);
-  }
+  });
 }
 
 /**
