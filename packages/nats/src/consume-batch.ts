@@ -55,12 +55,7 @@ export interface StartBatchConsumerOptions<P = unknown> {
   retryBackoffMs?: number[];
   /** Tests only: where dead-letters go instead of `v1.dlq.<tenant>`. */
   dlqSubject?: string;
-  /**
-   * Only for a durable this replica alone reads (partition ownership): on the first attach, the
-   * messages the durable had pending are gathered and handed on in stream order
-   * (redeliveriesInOrder), however the server queued their redelivery. A shared durable must
-   * not: the other readers' messages in flight count as pending and would be waited for in vain.
-   */
+  /** Only for a durable this replica alone reads: see PullAttachmentOptions.soleReader. */
   soleReader?: boolean;
 }
 
@@ -165,7 +160,7 @@ export function startBatchConsumer<P = unknown>(options: StartBatchConsumerOptio
   let state: 'running' | 'draining' | 'stopped' = 'running';
   let messages: ConsumerMessages | undefined;
 
-  const attachment = pullAttachment({ js, jsm, ensure, stream, durable, maxMessages: batchSize, logger, signal: stopping.signal });
+  const attachment = pullAttachment({ js, jsm, ensure, stream, durable, maxMessages: batchSize, logger, signal: stopping.signal, soleReader: options.soleReader });
   const settler = createSettler({
     js,
     stream,
@@ -340,7 +335,6 @@ export function startBatchConsumer<P = unknown>(options: StartBatchConsumerOptio
 
   async function run(): Promise<void> {
     let retryInMs = REATTACH_MIN_MS;
-    let attachedBefore = false;
     while (state === 'running') {
       try {
         const iter = await attachment.attach();
@@ -351,11 +345,7 @@ export function startBatchConsumer<P = unknown>(options: StartBatchConsumerOptio
         }
         retryInMs = REATTACH_MIN_MS;
         attachment.watchStatus(iter).catch((err: unknown) => logger.warn({ err }, 'consumer status watch ended'));
-        // Only a sole reader's first attach gathers: on a re-attach, acks this loop just sent may
-        // not be counted yet, and their messages would be waited for in vain.
-        const arriving = attachedBefore || options.soleReader !== true ? iter : attachment.inStreamOrder(iter);
-        attachedBefore = true;
-        await consume(iter, arriving);
+        await consume(iter, attachment.arriving(iter));
         const closedWith = await iter.closed();
         if (closedWith instanceof Error && state === 'running') logger.warn({ err: closedWith }, 'consumer stopped; getting it again');
       } catch (err) {

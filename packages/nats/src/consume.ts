@@ -36,12 +36,7 @@ export interface StartConsumerOptions {
   retryBackoffMs?: number[];
   /** Tests only: where dead-letters go instead of `v1.dlq.<tenant>`. */
   dlqSubject?: string;
-  /**
-   * Only for a durable this replica alone reads (partition ownership): on the first attach, the
-   * messages the durable had pending are gathered and handed on in stream order
-   * (redeliveriesInOrder), however the server queued their redelivery. A shared durable must
-   * not: the other readers' messages in flight count as pending and would be waited for in vain.
-   */
+  /** Only for a durable this replica alone reads: see PullAttachmentOptions.soleReader. */
   soleReader?: boolean;
 }
 
@@ -105,7 +100,7 @@ export function startConsumer(options: StartConsumerOptions): RunningConsumer {
   let state: ConsumerState = 'running';
   let messages: ConsumerMessages | undefined;
 
-  const attachment = pullAttachment({ js, jsm, ensure, stream, durable, maxMessages: concurrency, logger, signal: stopping.signal });
+  const attachment = pullAttachment({ js, jsm, ensure, stream, durable, maxMessages: concurrency, logger, signal: stopping.signal, soleReader: options.soleReader });
   const settler = createSettler({
     js,
     stream,
@@ -131,9 +126,7 @@ export function startConsumer(options: StartConsumerOptions): RunningConsumer {
           break;
         }
         logger[attachedBefore ? 'warn' : 'debug'](attachedBefore ? 'consumer re-attached' : 'consumer attached');
-        // Only a sole reader's first attach gathers (see redeliveriesInOrder): later, the messages
-        // in this loop's own handlers are pending too, and acks just sent may not be counted yet.
-        const arriving = attachedBefore || options.soleReader !== true ? iter : attachment.inStreamOrder(iter);
+        const arriving = attachment.arriving(iter);
         attachedBefore = true;
         retryInMs = REATTACH_MIN_MS;
         attachment.watchStatus(iter).catch((err: unknown) => logger.warn({ err }, 'consumer status watch ended'));

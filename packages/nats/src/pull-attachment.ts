@@ -24,6 +24,13 @@ export interface PullAttachmentOptions {
   logger: Logger;
   /** Aborted by `stop()`: ends any pause at once. */
   signal: AbortSignal;
+  /**
+   * Only for a durable this replica alone reads (partition ownership): on the first attach, the
+   * messages the durable had pending are handed on in stream order (see `arriving`). A shared
+   * durable must not: the other readers' messages in flight count as pending and would be waited
+   * for in vain.
+   */
+  soleReader?: boolean | undefined;
 }
 
 export interface PullAttachment {
@@ -31,11 +38,12 @@ export interface PullAttachment {
   /** The durable's ack_wait as last read on attach (30 s until then). */
   ackWaitMs(): number;
   /**
-   * The iterator's messages with those pending at attach handed on first, in stream order
-   * (redeliveriesInOrder); the iterator itself when nothing was pending. Only for a durable this
-   * replica alone reads, on its first attach (later, acks just sent may not be counted yet).
+   * What the consume loop reads from `iter`. For a sole reader's first attach with messages
+   * pending, those come first, in stream order (redeliveriesInOrder); otherwise `iter` itself
+   * (on a re-attach, acks the loop just sent may not be counted yet, and their messages would be
+   * waited for in vain).
    */
-  inStreamOrder(iter: ConsumerMessages): AsyncIterable<JsMsg>;
+  arriving(iter: ConsumerMessages): AsyncIterable<JsMsg>;
   /** Resolves after closing `iter` once its status says the consumer must be got again. */
   watchStatus(iter: ConsumerMessages): Promise<void>;
   pause(ms: number): Promise<void>;
@@ -45,6 +53,7 @@ export function pullAttachment(options: PullAttachmentOptions): PullAttachment {
   const { js, jsm, ensure, stream, durable, logger, signal } = options;
   let ackWaitMs = 30_000;
   let pendingAtAttach = 0;
+  let attaches = 0;
   return {
     async attach() {
       if (jsm !== undefined && ensure !== undefined) await ensureDurableConsumer(jsm, { ...ensure, stream, durable });
@@ -52,11 +61,12 @@ export function pullAttachment(options: PullAttachmentOptions): PullAttachment {
       const info = await consumer.info(true);
       if (info.config.ack_wait !== undefined) ackWaitMs = millis(info.config.ack_wait);
       pendingAtAttach = info.num_ack_pending;
+      attaches++;
       return consumer.consume({ max_messages: options.maxMessages });
     },
     ackWaitMs: () => ackWaitMs,
-    inStreamOrder(iter) {
-      if (pendingAtAttach === 0) return iter;
+    arriving(iter) {
+      if (options.soleReader !== true || attaches > 1 || pendingAtAttach === 0) return iter;
       return redeliveriesInOrder(iter, {
         pending: pendingAtAttach,
         withinMs: ackWaitMs + REDELIVERY_GRACE_MS,
