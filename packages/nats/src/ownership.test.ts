@@ -39,7 +39,7 @@ describe('partition ownership', () => {
       ...FAST,
       rebalanceStep: 1,
       logger: testLogger,
-      onAcquire: (p) => void log.push(`${replicaId}+${p}`),
+      onAcquire: (p, { handedOver }) => void log.push(`${replicaId}+${p}${handedOver ? ':handed-over' : ''}`),
       onRelease: (p, reason) => void log.push(`${replicaId}-${p}:${reason}`),
     });
     running.push(o);
@@ -72,6 +72,11 @@ describe('partition ownership', () => {
       await waitFor(() => b.owned().length === 8, 5_000, 'b takes over');
       // Released leases are claimed on the next round, long before a TTL.
       expect(Date.now() - drained).toBeLessThan(TTL);
+      // Every partition b got came from a release (rebalanced or drained), and b knows it.
+      const acquired = log.filter((l) => l.startsWith('b+'));
+      expect(acquired).toHaveLength(8);
+      expect(acquired.every((l) => l.endsWith(':handed-over'))).toBe(true);
+      expect(['t0', 't1', 't2', 't3'].every((name) => b.handedOverName(name))).toBe(true);
     } finally {
       clearInterval(sampler);
     }
@@ -81,11 +86,16 @@ describe('partition ownership', () => {
   it('lets a dead replica’s partitions go only after its lease expired', async () => {
     const { a, b, log } = await aThenB();
     const died = Date.now();
+    const leftByA = a.owned();
     await a.abandon();
     expect(log.filter((l) => l.startsWith('a-'))).toHaveLength(8);
     await waitFor(() => b.owned().length === 8, 10_000, 'b takes over');
     // Nothing released them: b had to wait for the leases to expire.
     expect(Date.now() - died).toBeGreaterThanOrEqual(TTL / 2);
+    // A lease that expired was not handed over: whoever claims it must fence what a left behind.
+    const fromDeadA = log.filter((l) => leftByA.some((p) => l.startsWith(`b+${p}`)));
+    expect(fromDeadA).toHaveLength(leftByA.length);
+    expect(fromDeadA.some((l) => l.endsWith(':handed-over'))).toBe(false);
   });
 });
 

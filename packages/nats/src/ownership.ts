@@ -22,6 +22,11 @@ import type { Logger } from 'pino';
  * a drained holder (`stop()`) releases its keys after onRelease resolved, so another replica
  * claims them on its next round.
  *
+ * Hand-over: a release (never an expiry or a lost lease) leaves a `handover.<key>` entry, written
+ * after onRelease resolved and before the lease goes. The next claimant takes it (reads and erases
+ * it) and is told `handedOver: true`: the previous holder stopped its work and handed back what it
+ * held, so there is nothing of its still running to wait out (see `awaitTakeover`).
+ *
  * Balance: a replica claims while below its fair share ceil(keys / live replicas) (live = fresh
  * heartbeats in the same bucket), plus any key left unclaimed for two rounds so an orphan never
  * waits on a stale replica count; above its share it hands over one key per rebalance interval.
@@ -41,6 +46,13 @@ export interface LeaseBucket {
   renew(key: string, holder: string, revision: number): Promise<number>;
   /** Gives a lease up (only if still ours at `revision`); a failure is ignored: the lease expires anyway. */
   release(key: string, revision: number): Promise<void>;
+  /**
+   * Says that the key's holder stopped its work cleanly, just before it releases the lease; the
+   * entry lives at most the TTL. Throws if NATS failed (the next claimant then assumes the worst).
+   */
+  markHandedOver(key: string, holder: string): Promise<void>;
+  /** After a claim: whether the previous holder handed the key over cleanly (its mark, now erased). */
+  takeHandover(key: string): Promise<boolean>;
   /** Every key somebody holds. */
   held(): Promise<Set<string>>;
   heartbeat(replicaId: string): Promise<void>;
@@ -51,6 +63,7 @@ export interface LeaseBucket {
 
 const LEASE_PREFIX = 'lease';
 const REPLICA_PREFIX = 'replica';
+const HANDOVER_PREFIX = 'handover';
 
 /**
  * Leases as compare-and-set entries: `create` succeeds only for a key nobody holds, `update` only
@@ -97,6 +110,16 @@ export async function openLeaseBucket(js: JetStreamClient, options: LeaseBucketO
     },
     renew: (key, holder, revision) => kv.update(leaseKey(key), encode(holder), revision),
     release: (_key, revision) => erase(revision),
+    async markHandedOver(key, holder) {
+      await kv.put(`${HANDOVER_PREFIX}.${key}`, encode(holder));
+    },
+    async takeHandover(key) {
+      const entry = await kv.get(`${HANDOVER_PREFIX}.${key}`);
+      if (entry === null || entry.operation !== 'PUT') return false;
+      // Used once: a later claimant (after this one's crash, say) must not read it as its own.
+      await erase(entry.revision);
+      return true;
+    },
     held: async () => new Set(await keys(LEASE_PREFIX)),
     async heartbeat(replicaId) {
       const revision = await kv.put(`${REPLICA_PREFIX}.${replicaId}`, encode(replicaId));
@@ -127,8 +150,11 @@ export interface LeaseOwnershipOptions {
   replicaId: string;
   /** The keys to divide between replicas; read every claim round. */
   candidates(): string[] | Promise<string[]>;
-  /** The key is ours: start its work. Awaited before the next claim. A throw is logged, the key kept. */
-  onAcquire(key: string): void | Promise<void>;
+  /**
+   * The key is ours: start its work. Awaited before the next claim. A throw is logged, the key kept.
+   * `handedOver`: the previous holder released it cleanly (see the module comment).
+   */
+  onAcquire(key: string, acquired: { handedOver: boolean }): void | Promise<void>;
   /** The key is no longer ours (or is about to be released): stop its work. */
   onRelease(key: string, reason: ReleaseReason): void | Promise<void>;
   /** How often unowned keys are looked for. Default ttl/2. */
@@ -192,6 +218,9 @@ export function startLeaseOwnership(options: LeaseOwnershipOptions): LeaseOwners
       log.error({ err, key }, 'stopping the work of a lease failed; leaving the lease to expire');
       return;
     }
+    await leases.markHandedOver(key, replicaId).catch((err: unknown) =>
+      log.warn({ err, key }, 'marking a lease as handed over failed; its next holder will wait out what this one held'),
+    );
     await leases.release(key, held.revision);
     log.info({ key, reason }, 'lease handed over');
   }
@@ -231,9 +260,13 @@ export function startLeaseOwnership(options: LeaseOwnershipOptions): LeaseOwners
       return;
     }
     owned.set(key, { revision, renewedAt: sentAt });
-    log.info({ key }, 'lease claimed');
+    const handedOver = await leases.takeHandover(key).catch((err: unknown) => {
+      log.warn({ err, key }, 'reading the hand-over mark of a claimed lease failed; treating it as taken over from a dead holder');
+      return false;
+    });
+    log.info({ key, handedOver }, 'lease claimed');
     try {
-      await options.onAcquire(key);
+      await options.onAcquire(key, { handedOver });
     } catch (err) {
       log.error({ err, key }, 'starting the work of a claimed lease failed');
     }
@@ -325,6 +358,8 @@ export interface PartitionChange {
   partition: number;
   kind: 'acquired' | 'released';
   reason?: ReleaseReason;
+  /** Acquired: the previous owner released it cleanly (see the module comment). */
+  handedOver?: boolean;
 }
 export type PartitionListener = (change: PartitionChange) => void | Promise<void>;
 
@@ -343,7 +378,7 @@ export interface StartOwnershipOptions {
   /** Partitions handed over per rebalance interval; default ceil(partitions / 8). */
   rebalanceStep?: number;
   logger: Logger;
-  onAcquire?(partition: number): void | Promise<void>;
+  onAcquire?(partition: number, acquired: { handedOver: boolean }): void | Promise<void>;
   onRelease?(partition: number, reason: ReleaseReason): void | Promise<void>;
 }
 
@@ -352,6 +387,11 @@ export interface PartitionOwnership {
   owns(partition: number): boolean;
   /** Whether this replica owns the partition of `name` now. */
   ownsName(name: string): boolean;
+  /**
+   * Whether this replica owns the partition of `name` since its previous owner handed it over
+   * cleanly (released, not expired): then nothing of that owner's can still be in flight.
+   */
+  handedOverName(name: string): boolean;
   owned(): number[];
   /** Adds a listener for later changes (for the current state, ask `owns`); answers an unsubscribe. */
   listen(listener: PartitionListener): () => void;
@@ -370,6 +410,8 @@ export async function startOwnership(options: StartOwnershipOptions): Promise<Pa
   const leases = await openLeaseBucket(options.js, { bucket: options.bucket, ttlMs: options.ttlMs });
   const keys = Array.from({ length: partitions }, (_, p) => `p${p}`);
   const listeners = new Set<PartitionListener>();
+  // Partitions owned now that were acquired from a clean hand-over.
+  const handedOver = new Set<number>();
   const toPartition = (key: string): number => Number.parseInt(key.slice(1), 10);
   const notify = async (change: PartitionChange): Promise<void> => {
     await Promise.all([...listeners].map(async (listener) => listener(change)));
@@ -384,13 +426,16 @@ export async function startOwnership(options: StartOwnershipOptions): Promise<Pa
     rebalanceStep: options.rebalanceStep ?? Math.ceil(partitions / 8),
     ...(options.rebalanceIntervalMs !== undefined ? { rebalanceIntervalMs: options.rebalanceIntervalMs } : {}),
     logger: options.logger.child({ ownership: options.name }),
-    async onAcquire(key) {
+    async onAcquire(key, acquired) {
       const partition = toPartition(key);
-      await options.onAcquire?.(partition);
-      await notify({ partition, kind: 'acquired' });
+      if (acquired.handedOver) handedOver.add(partition);
+      else handedOver.delete(partition);
+      await options.onAcquire?.(partition, acquired);
+      await notify({ partition, kind: 'acquired', handedOver: acquired.handedOver });
     },
     async onRelease(key, reason) {
       const partition = toPartition(key);
+      handedOver.delete(partition);
       await Promise.all([options.onRelease?.(partition, reason), notify({ partition, kind: 'released', reason })]);
     },
   });
@@ -398,6 +443,10 @@ export async function startOwnership(options: StartOwnershipOptions): Promise<Pa
     partitions,
     owns: (partition) => ownership.owns(`p${partition}`),
     ownsName: (name) => ownership.owns(`p${partitionOf(name, partitions)}`),
+    handedOverName(name) {
+      const partition = partitionOf(name, partitions);
+      return ownership.owns(`p${partition}`) && handedOver.has(partition);
+    },
     owned: () => ownership.owned().map(toPartition).sort((a, b) => a - b),
     listen(listener) {
       listeners.add(listener);

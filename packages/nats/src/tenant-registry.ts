@@ -248,18 +248,28 @@ export interface TenantGate {
    * Before a newly admitted tenant's worker starts: wait for what the previous holder left in
    * flight (see `awaitTakeover`). Default: no wait.
    */
-  beforeStart?(durable: string, signal: AbortSignal): Promise<void>;
+  beforeStart?(tenant: string, durable: string, signal: AbortSignal): Promise<void>;
 }
 
 /**
  * A gate over partition ownership: a tenant is admitted while this replica owns
- * `partitionOf(tenant)`, and a taken-over durable is fenced (`awaitTakeover`) before it is read.
+ * `partitionOf(tenant)`, and a durable taken over from a holder that did not hand its partition
+ * over cleanly (it died, or lost its lease) is fenced (`awaitTakeover`) before it is read. After a
+ * clean hand-over the previous holder has stopped and handed back what it held: the consume loop's
+ * first attach (soleReader) gathers those messages in stream order, with no ack_wait to sit out.
  */
 export function partitionGate(ownership: PartitionOwnership, fence?: { jsm: JetStreamManager; stream: string; logger?: Logger }): TenantGate {
   return {
     admits: (tenant) => ownership.ownsName(tenant),
     listen: (changed) => ownership.listen(() => changed()),
-    ...(fence !== undefined ? { beforeStart: (durable: string, signal: AbortSignal) => awaitTakeover({ ...fence, durable, signal }) } : {}),
+    ...(fence !== undefined
+      ? {
+          beforeStart: async (tenant: string, durable: string, signal: AbortSignal) => {
+            if (ownership.handedOverName(tenant)) return;
+            await awaitTakeover({ ...fence, durable, signal });
+          },
+        }
+      : {}),
   };
 }
 
@@ -361,7 +371,7 @@ export async function followTenants(options: FollowTenantsOptions): Promise<Tena
   const fenced = (tenant: string, durable: string, beforeStart: NonNullable<TenantGate['beforeStart']>): TenantWorker => {
     const abort = new AbortController();
     let inner: TenantWorker | undefined;
-    const ready = beforeStart(durable, abort.signal)
+    const ready = beforeStart(tenant, durable, abort.signal)
       .catch((err: unknown) => logger.warn({ err, tenant, durable }, 'takeover fence failed; starting anyway'))
       .then(() => {
         if (!abort.signal.aborted) inner = options.start(tenant);

@@ -65,6 +65,7 @@ export function startWebhookDispatch(config: WebhookDispatchConfig, options: Web
         log,
         tenants: () => tenants(),
         owns: (tenant) => ownership.ownsName(tenant),
+        handedOver: (tenant) => ownership.handedOverName(tenant),
         onEndpointChanged: (tenant) => endpoints.invalidate(tenant),
       });
       // A partition given up stops its tenants' endpoint workers before the lease goes (listeners

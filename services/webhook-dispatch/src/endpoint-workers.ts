@@ -31,6 +31,8 @@ export interface EndpointWorkersOptions {
   tenants(): string[];
   /** Whether this replica owns the tenant now (its partition's lease); only the owner delivers. */
   owns(tenant: string): boolean;
+  /** Whether its previous owner handed the tenant's partition over cleanly (see partitionGate). */
+  handedOver(tenant: string): boolean;
   /** An endpoint changed here (e.g. disabled after a 410): drop cached copies. */
   onEndpointChanged(tenant: string): void;
   stream?: string;
@@ -58,8 +60,10 @@ const NO_LOOP_LIMIT = 1_000_000_000;
  *
  * Only the replica owning a tenant runs its endpoints' workers: replicas sharing an endpoint's
  * durable would each hold part of its window and deliver an instance's events side by side, out
- * of order. A worker taking a durable over first waits out what the previous owner left unacked
- * (awaitTakeover), so nothing newer overtakes it.
+ * of order. A worker taking a durable over from an owner that died or lost its lease first waits
+ * out what that owner left unacked (awaitTakeover), so nothing newer overtakes it; after a clean
+ * hand-over the previous owner has handed its deliveries back, and the worker's first attach
+ * gathers them in stream order.
  */
 export class EndpointWorkers {
   readonly #options: EndpointWorkersOptions;
@@ -208,10 +212,11 @@ export class EndpointWorkers {
         // Only the tenant's owner runs this worker.
         soleReader: true,
       });
-    // Only a takeover needs the fence: a worker this replica stopped itself (an edit, a 410) has
-    // handed its deliveries back, and waiting out their ack_wait would only delay them.
+    // Only a takeover from an owner that did not stop cleanly needs the fence: a worker this
+    // replica stopped itself (an edit, a 410), or the previous owner before it released the
+    // partition, has handed its deliveries back, and waiting out their ack_wait would only delay them.
     const id = key(tenant, endpoint.id);
-    const fence = this.#runHere.has(id)
+    const fence = this.#runHere.has(id) || this.#options.handedOver(tenant)
       ? Promise.resolve()
       : awaitTakeover({ jsm: this.#options.jsm, stream, durable, signal: abort.signal, logger }).catch((err: unknown) =>
           logger.warn({ err, tenant, endpointId: endpoint.id }, 'takeover fence failed; starting anyway'),
