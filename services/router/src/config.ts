@@ -27,7 +27,7 @@ export const routerConfigSchema = z.object({
    * same with both (noisy: ×1.2–2.8 of their baseline either way).
    */
   ROUTER_BATCH_SIZE: envInt({ min: 1, max: 1_000, default: 256 }).describe(
-    'Realtime INGEST messages of one tenant routed per batch (64 or more go to EVENTS as atomic batches)',
+    'Realtime INGEST messages of one tenant routed per batch (a full batch, when it is 64 or more, goes to EVENTS as atomic batches: a backlog)',
   ),
   /**
    * ack_wait of the realtime durables: after a replica dies, its unacked messages come back
