@@ -59,6 +59,7 @@ export function startPersistence(config: PersistenceConfig, options: Persistence
         maxWaitMs: config.PERSISTENCE_BATCH_WAIT,
         maxDeliver: config.PERSISTENCE_MAX_DELIVER,
         retryBackoffMs: config.PERSISTENCE_RETRY_BACKOFF,
+        ackWaitMs: config.PERSISTENCE_ACK_WAIT,
         ...(options.tenantBucket !== undefined ? { bucket: options.tenantBucket } : {}),
       });
       ctx.onShutdown('stop-intake', 'events consumers', () => consumers.stop());

@@ -16,7 +16,16 @@ export const persistenceConfigSchema = z
     PERSISTENCE_RETRY_BACKOFF: envDurationList('1s,5s,15s,60s').describe(
       'Delay before each redelivery after a retryable failure, e.g. 1s,5s,15s,60s (the last repeats)',
     ),
-    /** Bigger batches amortise the commit; each is one transaction, so keep it well under ack_wait. */
+    /**
+     * A replica that dies (SIGKILL, OOM) leaves its batch unacked: its events are stored by another
+     * replica, or the restarted one, only after this. A live replica keeps a long commit alive
+     * (`working()` every half of it), so shorter costs nothing but those heartbeats. The durables
+     * are shared by the replicas: no takeover fence waits on it.
+     */
+    PERSISTENCE_ACK_WAIT: envDuration('10s').describe(
+      "ack_wait of the persistence durables: how long a dead replica's unstored batch waits before another replica stores it",
+    ),
+    /** Bigger batches amortise the commit; each is one transaction (kept alive past ack_wait while it runs). */
     PERSISTENCE_BATCH_SIZE: envInt({ min: 1, max: 5000, default: 500 }).describe(
       'EVENTS messages stored per transaction (one batch per tenant at a time)',
     ),
@@ -45,6 +54,9 @@ export const persistenceConfigSchema = z
     ),
   })
   .superRefine((config, ctx) => {
+    if (config.PERSISTENCE_ACK_WAIT < 1_000) {
+      ctx.addIssue({ code: 'custom', path: ['PERSISTENCE_ACK_WAIT'], message: 'at least 1s, so heartbeats can keep a batch that is being stored' });
+    }
     if (config.PERSISTENCE_REPLAY_LIMIT > config.PERSISTENCE_REPLAY_MAX_LIMIT) {
       ctx.addIssue({ code: 'custom', path: ['PERSISTENCE_REPLAY_LIMIT'], message: 'must not exceed PERSISTENCE_REPLAY_MAX_LIMIT' });
     }
