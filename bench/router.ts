@@ -6,9 +6,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import { AckPolicy, connect, type JetStreamClient, type NatsConnection, type Subscription } from 'nats';
 import { announceTenant } from '@switchyard/nats';
 import { ingestSubject, STREAMS } from '@switchyard/schema';
-import { startNatsServer, TEST_DATABASE_URL } from '@switchyard/testing';
+import { freePort, startNatsServer, TEST_DATABASE_URL } from '@switchyard/testing';
 import { messageEvent, offerAtRate, publishAll, publishInWorker, type OutgoingEvent } from './fleet/load.ts';
-import { freePort, startProcessFleet, type ProcessFleet } from './fleet/process-fleet.ts';
+import { startProcessFleet, type ProcessFleet } from './fleet/process-fleet.ts';
 import { sampleProcess } from './fleet/proc-stats.ts';
 import { createScratchDatabase } from './fleet/scratch-database.ts';
 import {

@@ -5,6 +5,7 @@
  */
 export * from './random.ts';
 export * from './nats-server.ts';
+export * from './ports.ts';
 export * from './postgres.ts';
 export * from './http-receiver.ts';
 export * from './service-env.ts';
