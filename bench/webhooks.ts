@@ -1,5 +1,5 @@
 // `pnpm bench webhooks [--events N] [--instances N] [--out f.json]`: webhook-dispatch (in-process,
-// fan-out → WEBHOOKS → per-endpoint workers) delivering to a local receiver, beside a raw HTTP
+// fan-out → WEBHOOKS → per-endpoint workers) delivering to a local receiver on its own thread, beside a raw HTTP
 // POST loop to the same receiver in the same run (delivery_ratio; both after a warm-up of 1,000), then the same load with a
 // second endpoint that hangs for its whole timeout (isolation_ratio: the healthy endpoint's p99
 // alone / with the hanging neighbour; ≥ 0.5 means within 2×). Each phase also reports `fan_out`:
@@ -8,10 +8,10 @@ import { connect, type JetStreamManager, type NatsConnection } from 'nats';
 import { addEndpoint, type Pool } from '@switchyard/db';
 import { announceTenant, publishEvent, WEBHOOKS_STREAM } from '@switchyard/nats';
 import { eventsSubject, newEventId } from '@switchyard/schema';
-import { createTestPool, createTestTenant, randomName, startHttpReceiver, startNatsServer, testLogger, testServiceEnv, type HttpReceiver } from '@switchyard/testing';
+import { createTestPool, createTestTenant, randomName, startNatsServer, testLogger, testServiceEnv } from '@switchyard/testing';
 import { startWebhookDispatch } from '../services/webhook-dispatch/src/app.ts';
 import { loadWebhookDispatchConfig } from '../services/webhook-dispatch/src/config.ts';
-import { numberArg, progress, rawHttpPostRate, ratio, round, runBench, summarizeLatencies, type BenchArgs } from './lib/mod.ts';
+import { numberArg, progress, rawHttpPostRate, ratio, round, runBench, startReceiverInWorker, summarizeLatencies, type BenchArgs, type ThreadedReceiver } from './lib/mod.ts';
 
 interface Phase {
   deliveries: number;
@@ -31,8 +31,9 @@ export default async function webhooks(args: BenchArgs): Promise<void> {
     const nats = await startNatsServer();
     const nc = await connect({ servers: nats.url });
     const pool = await createTestPool();
-    const receiver = await startHttpReceiver();
-    receiver.respondWith((req) => (req.path.startsWith('/hanging') ? { status: 200, delayMs: 60_000 } : { status: 204 }));
+    // On its own thread, as an endpoint is in another process: it answers 204 at once, and never
+    // within the timeout on /hanging… paths.
+    const receiver = await startReceiverInWorker();
     const bucket = randomName('tenants');
     const env = testServiceEnv(nats.url, { WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', WEBHOOK_ENDPOINT_CACHE_TTL: '1s', DATABASE_POOL_MAX: '8', WEBHOOK_ENDPOINT_CONCURRENCY: '16' });
     const service = await startWebhookDispatch(loadWebhookDispatchConfig(env), { logger: testLogger('webhook-dispatch'), tenantBucket: bucket });
@@ -74,7 +75,7 @@ export default async function webhooks(args: BenchArgs): Promise<void> {
 async function phase(options: {
   nc: NatsConnection;
   pool: Pool;
-  receiver: HttpReceiver;
+  receiver: ThreadedReceiver;
   bucket: string;
   events: number;
   instances: number;
@@ -98,7 +99,9 @@ async function phase(options: {
   const webhooksBefore = (await jsm.streams.info(WEBHOOKS_STREAM)).state.messages;
   const expectedFanOut = options.events * (options.hanging ? 2 : 1);
   const started = performance.now();
-  const startedAt = Date.now();
+  // Epoch ms on both threads' clocks (the receiver stamps arrivals the same way).
+  const now = (): number => performance.timeOrigin + performance.now();
+  const startedAt = now();
   const fannedOut = waitForFanOut(jsm, webhooksBefore + expectedFanOut).then(() => (performance.now() - started) / 1000);
   const seqs = new Map<string, number>();
   const inflight = new Set<Promise<unknown>>();
@@ -108,19 +111,20 @@ async function phase(options: {
     seqs.set(instance, seq);
     const id = newEventId();
     const body = JSON.stringify({ id, tenant, instance, type: 'message.received', schema_version: 1, occurred_at: new Date().toISOString(), captured_at: new Date().toISOString(), seq, source: 'baileys', data: { message_id: `M${i}`, chat_jid: '5511999999999@s.whatsapp.net', from_me: false, timestamp: new Date().toISOString(), message_type: 'conversation', text: 'olá' } });
-    sentAt.set(id, Date.now());
+    sentAt.set(id, now());
     const p = publishEvent(js, eventsSubject(tenant, instance, 'message.received'), new TextEncoder().encode(body), { msgId: id }).finally(() => inflight.delete(p));
     inflight.add(p);
     if (inflight.size >= 256) await Promise.race(inflight);
   }
   await Promise.all(inflight);
   const publishSeconds = (performance.now() - started) / 1000;
-  const got = await waitForCount(receiver, path, options.events, (n) => bar.update(n));
+  await waitForCount(receiver, path, options.events, (n) => bar.update(n));
   bar.done();
+  const got = await receiver.arrivals(path);
   // Up to the last delivery's arrival (the receiver's clock), not to the poll that noticed it.
-  const seconds = (Math.max(...got.map((req) => req.receivedAt)) - startedAt) / 1000;
+  const seconds = (Math.max(...got.map((req) => req.at)) - startedAt) / 1000;
   const fanOutSeconds = await fannedOut;
-  const latencies = got.map((req) => req.receivedAt - (sentAt.get(String(req.headers['webhook-id'])) ?? req.receivedAt));
+  const latencies = got.map((req) => req.at - (sentAt.get(req.webhookId) ?? req.at));
   return {
     deliveries: got.length,
     seconds: round(seconds),
@@ -139,13 +143,13 @@ async function waitForFanOut(jsm: JetStreamManager, messages: number): Promise<v
   }
 }
 
-async function waitForCount(receiver: HttpReceiver, path: string, count: number, onProgress: (n: number) => void): Promise<HttpReceiver['requests']> {
+async function waitForCount(receiver: ThreadedReceiver, path: string, count: number, onProgress: (n: number) => void): Promise<void> {
   const deadline = Date.now() + 300_000;
   for (;;) {
-    const got = receiver.requests.filter((req) => req.path === path);
-    onProgress(got.length);
-    if (got.length >= count) return got;
-    if (Date.now() > deadline) throw new Error(`only ${got.length}/${count} deliveries arrived`);
+    const got = await receiver.count(path);
+    onProgress(got);
+    if (got >= count) return;
+    if (Date.now() > deadline) throw new Error(`only ${got}/${count} deliveries arrived`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }

@@ -7,3 +7,4 @@ export { runBench, renderTable, type BenchContext, type BenchResult } from './re
 export { progress, type Progress } from './progress.ts';
 export { percentile, summarizeLatencies, ratio, round, type LatencySummary } from './stats.ts';
 export { onThrowawayStream, rawJetStreamAtomicPublishRate, rawJetStreamPublishRate, rawPostgresInsertRate, rawHttpPostRate, samplePayload, type RateFigure, type HttpFigure } from './ceilings.ts';
+export { startReceiverInWorker, type ThreadedReceiver } from './receiver.ts';
