@@ -4,7 +4,7 @@ import { startBatchConsumer, type BatchHandler, type RunningBatchConsumer, type 
 import { ensureDurableConsumer } from './consumers.ts';
 import { ack, deadLetter, retry, type Outcome } from './outcome.ts';
 import { publishEvent } from './publish.ts';
-import { decode, encode, randomTenant, readStream, streamMessages, testLogger, testNats, waitFor, type TestNats } from './test-support.ts';
+import { decode, encode, randomTenant, readStream, stopWhileAttaching, streamMessages, testLogger, testNats, waitFor, type TestNats } from './test-support.ts';
 
 describe('startBatchConsumer', () => {
   let t: TestNats | undefined;
@@ -70,6 +70,20 @@ describe('startBatchConsumer', () => {
     expect(Math.max(...batches.map((b) => b.length))).toBeLessThanOrEqual(10);
     expect(batches.length).toBeLessThan(25);
     expect(acksBeforeResolve).toBe(0);
+  });
+
+  it('stops at once when stopped while attaching, handling nothing, and leaves every message to the next reader', async () => {
+    const { start, settled } = await setup(5);
+    const handled: string[] = [];
+    const handler: BatchHandler = async (messages) => {
+      handled.push(...messages.map((m) => decode(m.data)));
+      return messages.map(() => ack());
+    };
+    await stopWhileAttaching(start(handler));
+    expect(handled).toEqual([]);
+    start(handler);
+    await settled();
+    expect(handled).toEqual(['0', '1', '2', '3', '4']);
   });
 
   it('settles each message by its own outcome: ack, retry (redelivered), dead-letter', async () => {

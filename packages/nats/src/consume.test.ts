@@ -12,6 +12,7 @@ import {
   encode,
   randomTenant,
   readStream,
+  stopWhileAttaching,
   streamMessages,
   testLogger,
   testNats,
@@ -99,6 +100,21 @@ describe('startConsumer', () => {
     expect(decode(seen[0]!.data)).toBe('1');
     const metrics = await n.registry.getSingleMetricAsString('events_consumed_total');
     expect(metrics).toContain(`events_consumed_total{service="router",tenant="${tenant}",outcome="ack"} 1`);
+  });
+
+  it('stops at once when stopped while attaching, handling nothing, and leaves every message to the next reader', async () => {
+    const { n, tenant, durable, publish } = await setup();
+    for (let i = 0; i < 5; i++) await publish(i);
+    const handled: string[] = [];
+    const handler: Handler = async (msg) => {
+      handled.push(decode(msg.data));
+      return ack();
+    };
+    await stopWhileAttaching(start(n, tenant, durable, handler));
+    expect(handled).toEqual([]);
+    start(n, tenant, durable, handler);
+    await settled(n, durable);
+    expect([...handled].sort()).toEqual(['0', '1', '2', '3', '4']);
   });
 
   it('redelivers after a retry and succeeds on the second delivery', async () => {

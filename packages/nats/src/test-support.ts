@@ -127,3 +127,17 @@ export function deferred(): { promise: Promise<void>; resolve: () => void } {
 
 export const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
 export const decode = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
+
+/**
+ * Stops a consumer started in this same tick, so its loop is still attaching, and throws unless
+ * stop() resolved within `limitMs` (it used to wait forever for an iterator nobody read).
+ */
+export async function stopWhileAttaching(consumer: { stop(): Promise<void> }, limitMs = 5_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const inTime = await Promise.race([
+    consumer.stop().then(() => true),
+    new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), limitMs))),
+  ]);
+  clearTimeout(timer);
+  if (!inTime) throw new Error(`stop() while attaching had not resolved after ${limitMs} ms`);
+}
