@@ -358,8 +358,6 @@ export interface PartitionChange {
   partition: number;
   kind: 'acquired' | 'released';
   reason?: ReleaseReason;
-  /** Acquired: the previous owner released it cleanly (see the module comment). */
-  handedOver?: boolean;
 }
 export type PartitionListener = (change: PartitionChange) => void | Promise<void>;
 
@@ -431,7 +429,7 @@ export async function startOwnership(options: StartOwnershipOptions): Promise<Pa
       if (acquired.handedOver) handedOver.add(partition);
       else handedOver.delete(partition);
       await options.onAcquire?.(partition, acquired);
-      await notify({ partition, kind: 'acquired', handedOver: acquired.handedOver });
+      await notify({ partition, kind: 'acquired' });
     },
     async onRelease(key, reason) {
       const partition = toPartition(key);
