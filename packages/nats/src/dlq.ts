@@ -76,7 +76,8 @@ export interface PublishToDlqOptions {
 /** Publishes a record to the tenant's DLQ subject and resolves once JetStream stored it. */
 export async function publishToDlq(js: JetStreamClient, record: DlqRecord, options: PublishToDlqOptions = {}): Promise<PublishResult> {
   const subject = options.subject ?? dlqSubject(record.tenant);
-  const data = new TextEncoder().encode(JSON.stringify(record));
+  // Buffer.from, as encodeEnvelope does: no ArrayBuffer of its own per record (a poison burst makes many).
+  const data = Buffer.from(JSON.stringify(record));
   return publishEvent(js, subject, data, {
     msgId: dlqMsgId(record),
     headers: { 'Content-Type': 'application/json' },
