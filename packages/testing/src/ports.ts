@@ -31,7 +31,7 @@ async function ephemeralFloor(): Promise<number> {
   return Number.isInteger(floor) && floor > PICK_FLOOR ? floor : DEFAULT_EPHEMERAL_FLOOR;
 }
 
-/** Listens on `port` (0: any) on loopback and closes again: the port it got, or undefined if taken. */
+/** Listens on `port` (0 lets the kernel choose) on loopback and closes again: the port it got, or undefined if taken. */
 function listenOnce(port: number): Promise<number | undefined> {
   return new Promise((resolve) => {
     const server = createServer();
