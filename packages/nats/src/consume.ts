@@ -122,11 +122,7 @@ export function startConsumer(options: StartConsumerOptions): RunningConsumer {
         const iter = await attachment.attach();
         messages = iter;
         if (state !== 'running') {
-          // Stopped while attaching. nats.js resolves close() only once the iterator has been read
-          // to its end, so read it: whatever arrived meanwhile goes straight back.
-          const closed = iter.close();
-          for await (const msg of iter) msg.nak();
-          await closed;
+          await attachment.discard(iter);
           break;
         }
         logger[attachedBefore ? 'warn' : 'debug'](attachedBefore ? 'consumer re-attached' : 'consumer attached');

@@ -46,6 +46,12 @@ export interface PullAttachment {
   arriving(iter: ConsumerMessages): AsyncIterable<JsMsg>;
   /** Resolves after closing `iter` once its status says the consumer must be got again. */
   watchStatus(iter: ConsumerMessages): Promise<void>;
+  /**
+   * Closes an iterator the loop got but will not read (it was stopped while attaching), handing
+   * back whatever arrived meanwhile. nats.js resolves close() only once the iterator has been
+   * read to its end, so awaiting close() alone would wait forever.
+   */
+  discard(iter: ConsumerMessages): Promise<void>;
   pause(ms: number): Promise<void>;
 }
 
@@ -81,6 +87,11 @@ export function pullAttachment(options: PullAttachmentOptions): PullAttachment {
         await iter.close();
         return;
       }
+    },
+    async discard(iter) {
+      const closed = iter.close();
+      for await (const msg of iter) msg.nak();
+      await closed;
     },
     pause: (ms) =>
       new Promise((resolve) => {
