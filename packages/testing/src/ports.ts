@@ -25,7 +25,8 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-async function ephemeralFloor(): Promise<number> {
+/** The first port of the kernel's ephemeral range (Linux's default when it cannot be read). */
+export async function ephemeralFloor(): Promise<number> {
   const range = await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '');
   const floor = Number.parseInt(range.trim().split(/\s+/)[0] ?? '', 10);
   return Number.isInteger(floor) && floor > PICK_FLOOR ? floor : DEFAULT_EPHEMERAL_FLOOR;
