@@ -36,13 +36,21 @@ const decoder = new TextDecoder();
 class ArrivalClock {
   readonly sentAt = new Map<string, number>();
   readonly latencies = new Map<string, number[]>();
+  /** With `hops`: when each event was stored in INGEST, and the two legs of its latency. */
+  readonly #ingestAt = new Map<string, number>();
+  readonly #toIngest: number[] = [];
+  readonly #ingestToEvents: number[] = [];
   arrived = 0;
   firstArrivalMs = 0;
   lastArrivalMs = 0;
   readonly #subscriptions: Subscription[];
 
-  /** `tenants`: only theirs (the fairness phases watch the quiet tenants, not the flood); default all. */
-  constructor(nc: NatsConnection, tenants?: readonly string[]) {
+  /**
+   * `tenants`: only theirs (the fairness phases watch the quiet tenants, not the flood); default all.
+   * `hops`: also time each event's arrival in INGEST, to split its latency into publish → INGEST
+   * (the publisher and nats-server) and INGEST → EVENTS (the router, and nats-server again).
+   */
+  constructor(nc: NatsConnection, tenants?: readonly string[], options: { hops?: boolean } = {}) {
     // Core subscriptions see every message JetStream stores under their subjects, as it is stored.
     const subjects = tenants === undefined ? ['v1.events.>'] : tenants.map((t) => `v1.events.${t}.>`);
     this.#subscriptions = subjects.map((subject) => nc.subscribe(subject, {
@@ -57,8 +65,24 @@ class ArrivalClock {
         const list = this.latencies.get(tenant) ?? [];
         list.push(now - sent);
         this.latencies.set(tenant, list);
+        const stored = this.#ingestAt.get(id);
+        if (stored !== undefined) {
+          this.#ingestAt.delete(id);
+          this.#toIngest.push(stored - sent);
+          this.#ingestToEvents.push(now - stored);
+        }
       },
     }));
+    if (options.hops === true && tenants !== undefined) {
+      for (const tenant of tenants) {
+        this.#subscriptions.push(nc.subscribe(`v1.ingest.${tenant}.>`, {
+          callback: (_err, msg) => {
+            const id = msg.headers?.get('Nats-Msg-Id');
+            if (id !== undefined && id !== '' && this.sentAt.has(id)) this.#ingestAt.set(id, performance.now());
+          },
+        }));
+      }
+    }
   }
 
   close(): void {
@@ -67,12 +91,20 @@ class ArrivalClock {
 
   reset(): void {
     this.latencies.clear();
+    this.#ingestAt.clear();
+    this.#toIngest.length = 0;
+    this.#ingestToEvents.length = 0;
     this.arrived = 0;
     this.firstArrivalMs = 0;
   }
 
   of(tenants: readonly string[]): LatencySummary {
     return summarizeLatencies(tenants.flatMap((t) => this.latencies.get(t) ?? []));
+  }
+
+  /** The two legs of every timed event since the last reset (with `hops`). */
+  hops(): { publish_to_ingest: LatencySummary; ingest_to_events: LatencySummary } {
+    return { publish_to_ingest: summarizeLatencies(this.#toIngest), ingest_to_events: summarizeLatencies(this.#ingestToEvents) };
   }
 
   async waitFor(count: number, timeoutMs: number): Promise<void> {
@@ -210,7 +242,7 @@ export default async function router(args: BenchArgs): Promise<void> {
       // subjects, and the load beside them (flood, poison, import) is published from a worker
       // thread, so neither the flood's arrivals nor its publishing delay the timing of theirs.
       clock.close();
-      const quietClock = new ArrivalClock(nc, quiet);
+      const quietClock = new ArrivalClock(nc, quiet, { hops: true });
       // Ids must be unique per phase and generator (Nats-Msg-Id dedupe) and valid event ids.
       const quietLoad = (run: string) =>
         offerAtRate(js, {
@@ -231,7 +263,7 @@ export default async function router(args: BenchArgs): Promise<void> {
         quietClock.reset();
         await Promise.all([quietLoad(name.replaceAll(' ', '_')), beside?.()]);
         await quietClock.waitFor(Math.round(quietRate * quiet.length * phaseSeconds), timeoutMs).catch((err: unknown) => ctx.log(String(err)));
-        return quietClock.of(quiet);
+        return { ...quietClock.of(quiet), hops: quietClock.hops() };
       };
       const besideRate = quietRate * 100;
       const besideCount = Math.round(besideRate * phaseSeconds);
