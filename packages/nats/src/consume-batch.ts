@@ -214,18 +214,35 @@ export function startBatchConsumer<P = unknown>(options: StartBatchConsumerOptio
       }
     })();
 
-    /** Resolves 'ready' once ready() holds (or the iterator ended), else 'timed-out' at `deadline`, or 'cut'. */
+    /**
+     * Resolves 'ready' once ready() holds (or the iterator ended), else 'timed-out' at `deadline`,
+     * or 'cut'. A deadline already reached times out after one turn of the event loop, not on a
+     * timer (a 0 ms timer fires after 1 ms at the soonest, which was a millisecond added to every
+     * batch of a consumer with `maxWaitMs: 0`): what the client parsed from the same socket read
+     * still reaches `held` meanwhile.
+     */
     async function until(ready: () => boolean, deadline: number | undefined, cut: Promise<void> | undefined): Promise<'ready' | 'timed-out' | 'cut'> {
       if (ended || ready()) return 'ready';
-      let timer: NodeJS.Timeout | undefined;
+      let cancel: (() => void) | undefined;
       const racers: Promise<'ready' | 'timed-out' | 'cut'>[] = [new Promise((resolve) => (waiter = { ready, wake: () => resolve('ready') }))];
       if (cut !== undefined) racers.push(cut.then((): 'cut' => 'cut'));
-      if (deadline !== undefined) racers.push(new Promise((resolve) => (timer = setTimeout(() => resolve('timed-out'), Math.max(0, deadline - Date.now())))));
+      if (deadline !== undefined) {
+        racers.push(new Promise((resolve) => {
+          const ms = deadline - Date.now();
+          if (ms > 0) {
+            const timer = setTimeout(() => resolve('timed-out'), ms);
+            cancel = () => clearTimeout(timer);
+          } else {
+            const turn = setImmediate(() => resolve('timed-out'));
+            cancel = () => clearImmediate(turn);
+          }
+        }));
+      }
       try {
         return await Promise.race(racers);
       } finally {
         waiter = undefined;
-        clearTimeout(timer);
+        cancel?.();
       }
     }
 
@@ -247,14 +264,7 @@ export function startBatchConsumer<P = unknown>(options: StartBatchConsumerOptio
           if (failure !== undefined) throw failure;
           return null;
         }
-        if (maxWaitMs === 0) {
-          // One turn of the event loop, not a timer (a 0 ms timer fires after 1 ms at the soonest,
-          // which was a millisecond added to every event of a quiet tenant): what the client parsed
-          // from the same socket read reaches `held` meanwhile.
-          if (held.length < batchSize && !ended) await new Promise((resolve) => setImmediate(resolve));
-        } else if ((await until(() => held.length >= batchSize, Date.now() + maxWaitMs, cut)) === 'cut') {
-          return [];
-        }
+        if ((await until(() => held.length >= batchSize, Date.now() + maxWaitMs, cut)) === 'cut') return [];
         return held.splice(0, batchSize);
       },
       /** Takes back messages handed out but not processed (a batch prepared ahead of a retry). */
