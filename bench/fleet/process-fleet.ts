@@ -61,7 +61,6 @@ export interface ProcessFleet {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** A free TCP port on loopback, so several fleets (and other engineers' tests) never collide. */
 function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once('exit', () => resolve()));
