@@ -4,10 +4,10 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { AckPolicy, connect, type JetStreamClient, type NatsConnection, type Subscription } from 'nats';
-import { announceTenant } from '@switchyard/nats';
+import { announceTenant, retractTenant } from '@switchyard/nats';
 import { ingestSubject, STREAMS } from '@switchyard/schema';
 import { freePort, startNatsServer, TEST_DATABASE_URL } from '@switchyard/testing';
-import { messageEvent, offerAtRate, publishAll, publishInWorker, type OutgoingEvent } from './fleet/load.ts';
+import { messageEvent, offerAtRate, preparePublishWorker, publishAll, type OutgoingEvent, type ReadyPublisher } from './fleet/load.ts';
 import { startProcessFleet, type ProcessFleet } from './fleet/process-fleet.ts';
 import { sampleProcess } from './fleet/proc-stats.ts';
 import { createScratchDatabase } from './fleet/scratch-database.ts';
@@ -188,6 +188,19 @@ async function waitConsumers(nc: NatsConnection, want: number, timeoutMs: number
   }
 }
 
+/** Retracts `tenants` and waits until the router has deleted their durables, so later phases count none of theirs. */
+async function retireTenants(nc: NatsConnection, tenants: readonly string[], remaining: number, timeoutMs: number): Promise<void> {
+  const js = nc.jetstream();
+  for (const t of tenants) await retractTenant(js, t);
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const have = await ingestConsumers(nc);
+    if (have <= remaining) return;
+    if (performance.now() > deadline) throw new Error(`${have} INGEST consumers ${timeoutMs} ms after retracting ${tenants.length} tenants (want ${remaining})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** The nats-server process listening on `port` (the harness does not expose its pid). */
 async function pidOfServer(port: number): Promise<number | undefined> {
   for (const entry of await readdir('/proc')) {
@@ -247,6 +260,12 @@ export default async function router(args: BenchArgs): Promise<void> {
 
       const quiet = ten.slice(1);
       const flooder = ten[0]!;
+      // The flood's control: the same load spread evenly over ten more tenants, which exist only
+      // for the fairness phases. What the quiet tenants lose beside it is the machine's load;
+      // what they lose beyond it beside the flood is the flood being one tenant's.
+      const spreaders = tenantIds('spread', 10);
+      for (const t of spreaders) await announceTenant(js, t);
+      await waitConsumers(nc, (ten.length + spreaders.length) * 2 + 1, timeoutMs);
       // The quiet tenants' latency is what is measured: the bench watches only their EVENTS
       // subjects, and the load beside them (flood, poison, import) is published from a worker
       // thread, so neither the flood's arrivals nor its publishing delay the timing of theirs.
@@ -263,26 +282,33 @@ export default async function router(args: BenchArgs): Promise<void> {
             return e;
           },
         });
-      const phase = async (name: string, beside?: () => Promise<unknown>): Promise<PhaseSamples> => {
+      const phase = async (name: string, beside?: Promise<ReadyPublisher>): Promise<PhaseSamples> => {
         ctx.log(`fairness: ${name} (${phaseSeconds}s, quiet tenants ${quietRate}/s each)`);
+        // The load beside is a worker thread, started and connected before the window opens.
+        const publisher = await beside;
         // Each phase starts from the same state of this process: the arrival timer runs here, and
         // a major collection of the earlier phases' garbage would count as the router's latency.
         (globalThis as { gc?: () => void }).gc?.();
         await new Promise((r) => setTimeout(r, 500));
         quietClock.reset();
-        await Promise.all([quietLoad(name.replace(/[^A-Za-z0-9]+/g, '_')), beside?.()]);
+        const cpu = await cpuMeter(fleet!.pid('router'), serverPid);
+        const started = performance.now();
+        await Promise.all([quietLoad(name.replace(/[^A-Za-z0-9]+/g, '_')), publisher?.go()]);
         await quietClock.waitFor(Math.round(quietRate * quiet.length * phaseSeconds), timeoutMs).catch((err: unknown) => ctx.log(String(err)));
-        return { all: quietClock.samples(quiet), ...quietClock.hopSamples() };
+        const cores = await cpu.cores((performance.now() - started) / 1000);
+        return { all: quietClock.samples(quiet), ...quietClock.hopSamples(), ...cores };
       };
       const besideRate = quietRate * 100;
       const besideCount = Math.round(besideRate * phaseSeconds);
-      const pooled = { baseline: [] as PhaseSamples[], flood: [] as PhaseSamples[], poison: [] as PhaseSamples[] };
+      const pooled = { baseline: [] as PhaseSamples[], flood: [] as PhaseSamples[], spread: [] as PhaseSamples[], poison: [] as PhaseSamples[] };
       const rounds: FairnessRound[] = [];
       for (let r = 1; r <= fairnessRounds; r++) {
         const tag = fairnessRounds > 1 ? ` (round ${r} of ${fairnessRounds})` : '';
         const baseline = await phase(`baseline${tag}`);
         const floodEvents = Array.from({ length: besideCount }, (_, i) => spread([flooder], 1, `flooder-${r}-${i}`, seqs)[0]!);
-        const flood = await phase(`flood${tag}`, () => publishInWorker({ url: nats.url, events: floodEvents, rate: besideRate }));
+        const flood = await phase(`flood${tag}`, preparePublishWorker({ url: nats.url, events: floodEvents, rate: besideRate }));
+        const spreadEvents = spread(spreaders, besideCount, `spread-${r}`, seqs);
+        const spreadLoad = await phase(`same load spread over ${spreaders.length} tenants${tag}`, preparePublishWorker({ url: nats.url, events: spreadEvents, rate: besideRate }));
         const poisonEvents: OutgoingEvent[] = Array.from({ length: besideCount }, (_, i) => ({
           id: `poison-${r}-${i}`,
           tenant: flooder,
@@ -290,26 +316,30 @@ export default async function router(args: BenchArgs): Promise<void> {
           subject: ingestSubject(flooder, 'phone-0', 'message.received'),
           bytes: encoder.encode(`{"not json ${r}.${i}`),
         }));
-        const poison = await phase(`poison burst${tag}`, () => publishInWorker({ url: nats.url, events: poisonEvents, rate: besideRate }));
+        const poison = await phase(`poison burst${tag}`, preparePublishWorker({ url: nats.url, events: poisonEvents, rate: besideRate }));
         pooled.baseline.push(baseline);
         pooled.flood.push(flood);
+        pooled.spread.push(spreadLoad);
         pooled.poison.push(poison);
         const p99 = (s: PhaseSamples) => percentile(s.all, 99);
         rounds.push({
           baseline_p99_ms: round(p99(baseline)),
           flood_p99_ratio: ratio(p99(flood), p99(baseline)),
+          spread_load_p99_ratio: ratio(p99(spreadLoad), p99(baseline)),
           poison_p99_ratio: ratio(p99(poison), p99(baseline)),
         });
-        ctx.log(`fairness round ${r}: quiet p99 ${round(p99(baseline))} ms alone, ×${rounds.at(-1)!.flood_p99_ratio} beside the flood, ×${rounds.at(-1)!.poison_p99_ratio} beside the poison`);
+        ctx.log(`fairness round ${r}: quiet p99 ${round(p99(baseline))} ms alone, ×${rounds.at(-1)!.flood_p99_ratio} beside the flood, ×${rounds.at(-1)!.spread_load_p99_ratio} beside the same load spread, ×${rounds.at(-1)!.poison_p99_ratio} beside the poison`);
       }
       const baseline = summarizePhases(pooled.baseline);
       const flood = summarizePhases(pooled.flood);
+      const spreadLoad = summarizePhases(pooled.spread);
       const poison = summarizePhases(pooled.poison);
       // A 10,000-batch history import on one quiet tenant, published as fast as NATS takes it.
       const importer = quiet[0]!;
-      const history = summarizePhases([await phase('history import', () => publishInWorker({ url: nats.url, events: historyBatches(importer, 10_000), window: 256 }))]);
+      const history = summarizePhases([await phase('history import', preparePublishWorker({ url: nats.url, events: historyBatches(importer, 10_000), window: 256 }))]);
       const importerLatency = quietClock.of([importer]);
       quietClock.close();
+      await retireTenants(nc, spreaders, ten.length * 2 + 1, timeoutMs);
       clock = new ArrivalClock(nc);
 
       // ---- INGEST → EVENTS alone: a backlog of 10 new tenants, published before they exist ----
@@ -358,6 +388,9 @@ export default async function router(args: BenchArgs): Promise<void> {
         fairness_flood_p99_ratio: ratio(flood.p99_ms, baseline.p99_ms),
         fairness_poison_p99_ratio: ratio(poison.p99_ms, baseline.p99_ms),
         fairness_history_import_p99_ratio: ratio(history.p99_ms, baseline.p99_ms),
+        // The control: the flood's load spread over ten tenants, and the flood against it.
+        fairness_spread_load_p99_ratio: ratio(spreadLoad.p99_ms, baseline.p99_ms),
+        fairness_flood_vs_spread_load_p99_ratio: ratio(flood.p99_ms, spreadLoad.p99_ms),
         // The issue's own leg: stored in INGEST → stored in EVENTS (the router and the EVENTS write).
         fairness_flood_ingest_to_events_p99_ratio: ratio(flood.hops.ingest_to_events.p99_ms, baseline.hops.ingest_to_events.p99_ms),
         fairness_poison_ingest_to_events_p99_ratio: ratio(poison.hops.ingest_to_events.p99_ms, baseline.hops.ingest_to_events.p99_ms),
@@ -387,6 +420,7 @@ export default async function router(args: BenchArgs): Promise<void> {
           rounds,
           baseline,
           flood,
+          spread_load: { tenants: spreaders.length, ...spreadLoad },
           poison,
           history_import: { quiet_tenants: history, importing_tenant_realtime: importerLatency, batches: 10_000 },
         },
@@ -400,8 +434,13 @@ export default async function router(args: BenchArgs): Promise<void> {
   });
 }
 
-/** One fairness phase's quiet-tenant latencies (ms): publish → EVENTS, and its two legs. */
-interface PhaseSamples {
+interface PhaseCores {
+  router_cpu_cores: number | null;
+  nats_server_cpu_cores: number | null;
+}
+
+/** One fairness phase: the quiet tenants' latencies (ms), publish → EVENTS and its two legs, and the CPU used meanwhile. */
+interface PhaseSamples extends PhaseCores {
   all: number[];
   publish_to_ingest: number[];
   ingest_to_events: number[];
@@ -410,13 +449,23 @@ interface PhaseSamples {
 interface FairnessRound {
   baseline_p99_ms: number;
   flood_p99_ratio: number;
+  spread_load_p99_ratio: number;
   poison_p99_ratio: number;
 }
 
 /** Phases of one kind pooled: the latency summary with its two legs. */
-function summarizePhases(phases: readonly PhaseSamples[]): LatencySummary & { hops: { publish_to_ingest: LatencySummary; ingest_to_events: LatencySummary } } {
-  const pool = (key: keyof PhaseSamples) => summarizeLatencies(phases.flatMap((p) => p[key]));
-  return { ...pool('all'), hops: { publish_to_ingest: pool('publish_to_ingest'), ingest_to_events: pool('ingest_to_events') } };
+function summarizePhases(phases: readonly PhaseSamples[]): LatencySummary & PhaseCores & { hops: { publish_to_ingest: LatencySummary; ingest_to_events: LatencySummary } } {
+  const pool = (key: 'all' | 'publish_to_ingest' | 'ingest_to_events') => summarizeLatencies(phases.flatMap((p) => p[key]));
+  const mean = (key: keyof PhaseCores) => {
+    const known = phases.map((p) => p[key]).filter((v): v is number => v !== null);
+    return known.length === phases.length ? round(known.reduce((a, b) => a + b, 0) / known.length, 3) : null;
+  };
+  return {
+    ...pool('all'),
+    router_cpu_cores: mean('router_cpu_cores'),
+    nats_server_cpu_cores: mean('nats_server_cpu_cores'),
+    hops: { publish_to_ingest: pool('publish_to_ingest'), ingest_to_events: pool('ingest_to_events') },
+  };
 }
 
 interface Throughput extends RateFigure {
@@ -474,12 +523,22 @@ type CpuFigures = Pick<Throughput, 'router_cpu_us_per_event' | 'router_cpu_cores
 async function cpuMeter(routerPid: number, serverPid?: number) {
   const sample = async () => ({ router: await sampleProcess(routerPid), server: serverPid !== undefined ? await sampleProcess(serverPid) : undefined });
   const before = await sample();
+  const used = async () => {
+    const after = await sample();
+    const of = (a?: { cpu_seconds: number }, b?: { cpu_seconds: number }) => (a !== undefined && b !== undefined ? b.cpu_seconds - a.cpu_seconds : undefined);
+    return { router: of(before.router, after.router), server: of(before.server, after.server) };
+  };
   return {
+    /** Cores each process used on average over the `seconds` since the meter started. */
+    async cores(seconds: number): Promise<PhaseCores> {
+      const { router, server } = await used();
+      return {
+        router_cpu_cores: router !== undefined ? round(router / seconds, 3) : null,
+        nats_server_cpu_cores: server !== undefined ? round(server / seconds, 3) : null,
+      };
+    },
     async per(events: number, seconds: number): Promise<CpuFigures> {
-      const after = await sample();
-      const used = (a?: { cpu_seconds: number }, b?: { cpu_seconds: number }) => (a !== undefined && b !== undefined ? b.cpu_seconds - a.cpu_seconds : undefined);
-      const router = used(before.router, after.router);
-      const server = used(before.server, after.server);
+      const { router, server } = await used();
       return {
         router_cpu_us_per_event: router !== undefined ? Math.round((router * 1e6) / events) : null,
         router_cpu_cores: router !== undefined ? round(router / seconds, 2) : null,

@@ -135,22 +135,39 @@ export function sum(values: Iterable<number>): number {
   return total;
 }
 
+/** A publish worker started and connected, its events handed over, waiting for `go`. */
+export interface ReadyPublisher {
+  /** Starts publishing; resolves once every event was acknowledged. */
+  go(): Promise<void>;
+}
+
 /**
- * Publishes `work.events` from a worker thread with its own NATS connection (see
- * publish-worker.ts): at `work.rate` events/s open loop, or all at once with `work.window` in
- * flight. Resolves once every one was acknowledged.
+ * Starts a worker thread with its own NATS connection (see publish-worker.ts) that will publish
+ * `work.events`: at `work.rate` events/s open loop, or all at once with `work.window` in flight.
+ * Resolves once the worker is connected and holds the events, so neither starting a thread nor
+ * copying the events to it falls inside what a bench times; `go()` starts the publishing.
  */
-export function publishInWorker(work: { url: string; events: OutgoingEvent[]; rate?: number; window?: number }): Promise<void> {
-  return new Promise((resolve, reject) => {
+export function preparePublishWorker(work: { url: string; events: OutgoingEvent[]; rate?: number; window?: number }): Promise<ReadyPublisher> {
+  return new Promise((ready, fail) => {
     const worker = new Worker(new URL('./publish-worker.mjs', import.meta.url), { workerData: work });
     let published = false;
-    worker.once('message', () => {
-      published = true;
+    let settle: { resolve: () => void; reject: (err: Error) => void } | undefined;
+    const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    // Observed here so an early failure is not an unhandled rejection before go() is called.
+    done.catch(() => undefined);
+    worker.on('message', (message: { ready?: boolean; published?: number }) => {
+      if (message.ready === true) ready({ go: () => (worker.postMessage('go'), done) });
+      else published = true;
     });
-    worker.once('error', reject);
+    worker.once('error', (err) => {
+      fail(err);
+      settle?.reject(err);
+    });
     worker.once('exit', (code) => {
-      if (published && code === 0) resolve();
-      else reject(new Error(`publish worker exited with code ${code} before publishing everything`));
+      const err = new Error(`publish worker exited with code ${code} before publishing everything`);
+      fail(err);
+      if (published && code === 0) settle?.resolve();
+      else settle?.reject(err);
     });
   });
 }

@@ -15,6 +15,10 @@ export interface PublishWork {
 const work = workerData as PublishWork;
 const nc = await connect({ servers: work.url, noAsyncTraces: true });
 const js = nc.jetstream();
+// Started and connected before the measured window opens; publishing waits for the word.
+const go = new Promise<void>((resolve) => parentPort?.once('message', () => resolve()));
+parentPort?.postMessage({ ready: true });
+await go;
 if (work.rate !== undefined) {
   await offerAtRate(js, { rate: work.rate, seconds: work.events.length / work.rate, make: (i) => work.events[i]! });
 } else {
