@@ -217,8 +217,8 @@ export default async function router(args: BenchArgs): Promise<void> {
   // 20 s: 3,600 quiet events a phase, so a p99 is not decided by a dozen samples (8 s read ×1.3–3 run to run).
   const phaseSeconds = numberArg(args, 'phase-seconds', 20);
   const quietRate = numberArg(args, 'quiet-rate', 20);
-  // Baseline, flood and poison phases take turns this many times, and each kind's samples are
-  // pooled: a slow minute of the machine lands in every kind of phase, not in one.
+  // The fairness phases (baseline, flood, its control, poison) take turns this many times, and
+  // each kind's samples are pooled: a slow minute of the machine lands in every kind, not in one.
   const fairnessRounds = Math.max(1, Math.round(numberArg(args, 'fairness-rounds', 3)));
   const timeoutMs = numberArg(args, 'timeout', 300) * 1000;
 

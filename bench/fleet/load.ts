@@ -151,7 +151,7 @@ export function preparePublishWorker(work: { url: string; events: OutgoingEvent[
   return new Promise((ready, fail) => {
     const worker = new Worker(new URL('./publish-worker.mjs', import.meta.url), { workerData: work });
     let published = false;
-    let settle: { resolve: () => void; reject: (err: Error) => void } | undefined;
+    let settle!: { resolve: () => void; reject: (err: Error) => void };
     const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
     // Observed here so an early failure is not an unhandled rejection before go() is called.
     done.catch(() => undefined);
@@ -161,13 +161,13 @@ export function preparePublishWorker(work: { url: string; events: OutgoingEvent[
     });
     worker.once('error', (err) => {
       fail(err);
-      settle?.reject(err);
+      settle.reject(err);
     });
     worker.once('exit', (code) => {
+      if (published && code === 0) return settle.resolve();
       const err = new Error(`publish worker exited with code ${code} before publishing everything`);
       fail(err);
-      if (published && code === 0) settle?.resolve();
-      else settle?.reject(err);
+      settle.reject(err);
     });
   });
 }
