@@ -178,12 +178,13 @@ async function ingestConsumers(nc: NatsConnection): Promise<number> {
   return (await jsm.streams.info(STREAMS.ingest)).state.consumer_count;
 }
 
-async function waitConsumers(nc: NatsConnection, want: number, timeoutMs: number): Promise<number> {
+/** Waits until INGEST has at least (or, `atMost`, at most) `want` consumers; answers how long it took. */
+async function waitConsumers(nc: NatsConnection, want: number, timeoutMs: number, atMost = false): Promise<number> {
   const started = performance.now();
   for (;;) {
     const have = await ingestConsumers(nc).catch(() => 0);
-    if (have >= want) return performance.now() - started;
-    if (performance.now() - started > timeoutMs) throw new Error(`only ${have} of ${want} INGEST consumers after ${timeoutMs} ms`);
+    if (atMost ? have <= want : have >= want) return performance.now() - started;
+    if (performance.now() - started > timeoutMs) throw new Error(`${have} INGEST consumers after ${timeoutMs} ms, waiting for ${atMost ? 'at most' : 'at least'} ${want}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -192,13 +193,7 @@ async function waitConsumers(nc: NatsConnection, want: number, timeoutMs: number
 async function retireTenants(nc: NatsConnection, tenants: readonly string[], remaining: number, timeoutMs: number): Promise<void> {
   const js = nc.jetstream();
   for (const t of tenants) await retractTenant(js, t);
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const have = await ingestConsumers(nc);
-    if (have <= remaining) return;
-    if (performance.now() > deadline) throw new Error(`${have} INGEST consumers ${timeoutMs} ms after retracting ${tenants.length} tenants (want ${remaining})`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitConsumers(nc, remaining, timeoutMs, true);
 }
 
 /** The nats-server process listening on `port` (the harness does not expose its pid). */
@@ -322,13 +317,15 @@ export default async function router(args: BenchArgs): Promise<void> {
         pooled.spread.push(spreadLoad);
         pooled.poison.push(poison);
         const p99 = (s: PhaseSamples) => percentile(s.all, 99);
-        rounds.push({
-          baseline_p99_ms: round(p99(baseline)),
-          flood_p99_ratio: ratio(p99(flood), p99(baseline)),
-          spread_load_p99_ratio: ratio(p99(spreadLoad), p99(baseline)),
-          poison_p99_ratio: ratio(p99(poison), p99(baseline)),
-        });
-        ctx.log(`fairness round ${r}: quiet p99 ${round(p99(baseline))} ms alone, ×${rounds.at(-1)!.flood_p99_ratio} beside the flood, ×${rounds.at(-1)!.spread_load_p99_ratio} beside the same load spread, ×${rounds.at(-1)!.poison_p99_ratio} beside the poison`);
+        const alone = p99(baseline);
+        const thisRound: FairnessRound = {
+          baseline_p99_ms: round(alone),
+          flood_p99_ratio: ratio(p99(flood), alone),
+          spread_load_p99_ratio: ratio(p99(spreadLoad), alone),
+          poison_p99_ratio: ratio(p99(poison), alone),
+        };
+        rounds.push(thisRound);
+        ctx.log(`fairness round ${r}: quiet p99 ${thisRound.baseline_p99_ms} ms alone, ×${thisRound.flood_p99_ratio} beside the flood, ×${thisRound.spread_load_p99_ratio} beside the same load spread, ×${thisRound.poison_p99_ratio} beside the poison`);
       }
       const baseline = summarizePhases(pooled.baseline);
       const flood = summarizePhases(pooled.flood);
