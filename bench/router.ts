@@ -3,7 +3,7 @@
 // raw JetStream publish and consume rates measured on the same server in the same run.
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
-import { AckPolicy, connect, type JetStreamClient, type NatsConnection, type Subscription } from 'nats';
+import { AckPolicy, connect, DeliverPolicy, type JetStreamClient, type JsMsg, type NatsConnection, type Subscription } from 'nats';
 import { announceTenant, retractTenant } from '@switchyard/nats';
 import { ingestSubject, STREAMS } from '@switchyard/schema';
 import { freePort, startNatsServer, TEST_DATABASE_URL } from '@switchyard/testing';
@@ -151,6 +151,63 @@ async function rawJetStreamConsumeRate(nc: NatsConnection, count: number): Promi
   });
 }
 
+/**
+ * When JetStream stored each message of `subjects` in `stream` since `since`, by its own clock
+ * (the message's stream timestamp, ms), keyed by Nats-Msg-Id. Read after a phase through an
+ * ordered consumer (headers only), so the reading adds nothing to the phase.
+ */
+async function storedTimes(js: JetStreamClient, stream: string, subjects: string[], since: Date): Promise<Map<string, number>> {
+  const times = new Map<string, number>();
+  const consumer = await js.consumers.get(stream, {
+    filterSubjects: subjects,
+    deliver_policy: DeliverPolicy.StartTime,
+    opt_start_time: since.toISOString(),
+    headers_only: true,
+  });
+  const record = (m: JsMsg) => {
+    const id = m.headers?.get('Nats-Msg-Id');
+    if (id !== undefined && id !== '') times.set(id, m.info.timestampNanos / 1e6);
+  };
+  try {
+    // Nothing stored since `since` under these subjects: a fetch would only wait.
+    const first = await consumer.next({ expires: 2_000 });
+    if (first === null) return times;
+    record(first);
+    let pending = first.info.pending;
+    while (pending > 0) {
+      const batch = await consumer.fetch({ max_messages: Math.min(pending, 1_000), expires: 5_000 });
+      let got = 0;
+      for await (const m of batch) {
+        record(m);
+        pending = m.info.pending;
+        got++;
+      }
+      if (got === 0) throw new Error(`reading ${stream}: ${pending} messages announced but none came`);
+    }
+    return times;
+  } finally {
+    // Now, not after its inactivity threshold: the bench counts INGEST's consumers.
+    await consumer.delete();
+  }
+}
+
+/**
+ * The quiet tenants' INGEST → EVENTS latencies (ms) by JetStream's own timestamps: stored in
+ * INGEST to stored in EVENTS, the issue's leg on the server's clock. Neither the bench's own
+ * scheduling (its thread waiting for a core, its GC) nor the EVENTS → bench delivery is in it.
+ */
+async function storedLatencies(js: JetStreamClient, tenants: readonly string[], since: Date): Promise<number[]> {
+  const ingest = await storedTimes(js, STREAMS.ingest, tenants.map((t) => `v1.ingest.${t}.>`), since);
+  const routed = await storedTimes(js, STREAMS.events, tenants.map((t) => `v1.events.${t}.>`), since);
+  const latencies: number[] = [];
+  // A history batch has one id in INGEST and its messages others in EVENTS: only events pair up.
+  for (const [id, storedAt] of routed) {
+    const ingestedAt = ingest.get(id);
+    if (ingestedAt !== undefined) latencies.push(storedAt - ingestedAt);
+  }
+  return latencies;
+}
+
 function tenantIds(prefix: string, n: number): string[] {
   return Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(4, '0')}`);
 }
@@ -286,12 +343,14 @@ export default async function router(args: BenchArgs): Promise<void> {
         (globalThis as { gc?: () => void }).gc?.();
         await new Promise((r) => setTimeout(r, 500));
         quietClock.reset();
+        const since = new Date();
         const cpu = await cpuMeter(fleet!.pid('router'), serverPid);
         const started = performance.now();
         await Promise.all([quietLoad(name.replace(/[^A-Za-z0-9]+/g, '_')), publisher?.go()]);
         await quietClock.waitFor(Math.round(quietRate * quiet.length * phaseSeconds), timeoutMs).catch((err: unknown) => ctx.log(String(err)));
         const cores = await cpu.cores((performance.now() - started) / 1000);
-        return { all: quietClock.samples(quiet), ...quietClock.hopSamples(), ...cores };
+        const stored = await storedLatencies(js, quiet, since);
+        return { all: quietClock.samples(quiet), ...quietClock.hopSamples(), stored_ingest_to_events: stored, ...cores };
       };
       const besideRate = quietRate * 100;
       const besideCount = Math.round(besideRate * phaseSeconds);
@@ -318,14 +377,23 @@ export default async function router(args: BenchArgs): Promise<void> {
         pooled.poison.push(poison);
         const p99 = (s: PhaseSamples) => percentile(s.all, 99);
         const alone = p99(baseline);
+        const storedP99 = (s: PhaseSamples) => percentile(s.stored_ingest_to_events, 99);
         const thisRound: FairnessRound = {
           baseline_p99_ms: round(alone),
           flood_p99_ratio: ratio(p99(flood), alone),
           spread_load_p99_ratio: ratio(p99(spreadLoad), alone),
           poison_p99_ratio: ratio(p99(poison), alone),
+          stored: {
+            baseline_p99_ms: round(storedP99(baseline)),
+            flood_p99_ratio: ratio(storedP99(flood), storedP99(baseline)),
+            spread_load_p99_ratio: ratio(storedP99(spreadLoad), storedP99(baseline)),
+            poison_p99_ratio: ratio(storedP99(poison), storedP99(baseline)),
+          },
         };
         rounds.push(thisRound);
         ctx.log(`fairness round ${r}: quiet p99 ${thisRound.baseline_p99_ms} ms alone, ×${thisRound.flood_p99_ratio} beside the flood, ×${thisRound.spread_load_p99_ratio} beside the same load spread, ×${thisRound.poison_p99_ratio} beside the poison`);
+        const st = thisRound.stored;
+        ctx.log(`fairness round ${r}, INGEST → EVENTS by JetStream's timestamps: p99 ${st.baseline_p99_ms} ms alone, ×${st.flood_p99_ratio} flood, ×${st.spread_load_p99_ratio} spread, ×${st.poison_p99_ratio} poison`);
       }
       const baseline = summarizePhases(pooled.baseline);
       const flood = summarizePhases(pooled.flood);
@@ -391,6 +459,10 @@ export default async function router(args: BenchArgs): Promise<void> {
         // The issue's own leg: stored in INGEST → stored in EVENTS (the router and the EVENTS write).
         fairness_flood_ingest_to_events_p99_ratio: ratio(flood.hops.ingest_to_events.p99_ms, baseline.hops.ingest_to_events.p99_ms),
         fairness_poison_ingest_to_events_p99_ratio: ratio(poison.hops.ingest_to_events.p99_ms, baseline.hops.ingest_to_events.p99_ms),
+        // The same leg by JetStream's own timestamps (stored in INGEST → stored in EVENTS).
+        fairness_flood_stored_ingest_to_events_p99_ratio: ratio(flood.hops.stored_ingest_to_events.p99_ms, baseline.hops.stored_ingest_to_events.p99_ms),
+        fairness_spread_load_stored_ingest_to_events_p99_ratio: ratio(spreadLoad.hops.stored_ingest_to_events.p99_ms, baseline.hops.stored_ingest_to_events.p99_ms),
+        fairness_poison_stored_ingest_to_events_p99_ratio: ratio(poison.hops.stored_ingest_to_events.p99_ms, baseline.hops.stored_ingest_to_events.p99_ms),
         // Strict order used to mean one message in flight per tenant; now it is the owner's batches.
         // This is what the old way achieves relative to the new one (the same load, same run).
         ordering_cost_ratio: ratio(tpOneInFlight.per_second, tp10.per_second),
@@ -441,6 +513,8 @@ interface PhaseSamples extends PhaseCores {
   all: number[];
   publish_to_ingest: number[];
   ingest_to_events: number[];
+  /** Stored in INGEST → stored in EVENTS, by JetStream's timestamps (storedLatencies). */
+  stored_ingest_to_events: number[];
 }
 
 interface FairnessRound {
@@ -448,11 +522,15 @@ interface FairnessRound {
   flood_p99_ratio: number;
   spread_load_p99_ratio: number;
   poison_p99_ratio: number;
+  /** The same round by JetStream's timestamps, stored in INGEST → stored in EVENTS. */
+  stored: { baseline_p99_ms: number; flood_p99_ratio: number; spread_load_p99_ratio: number; poison_p99_ratio: number };
 }
 
 /** Phases of one kind pooled: the latency summary with its two legs. */
-function summarizePhases(phases: readonly PhaseSamples[]): LatencySummary & PhaseCores & { hops: { publish_to_ingest: LatencySummary; ingest_to_events: LatencySummary } } {
-  const pool = (key: 'all' | 'publish_to_ingest' | 'ingest_to_events') => summarizeLatencies(phases.flatMap((p) => p[key]));
+function summarizePhases(
+  phases: readonly PhaseSamples[],
+): LatencySummary & PhaseCores & { hops: { publish_to_ingest: LatencySummary; ingest_to_events: LatencySummary; stored_ingest_to_events: LatencySummary } } {
+  const pool = (key: 'all' | 'publish_to_ingest' | 'ingest_to_events' | 'stored_ingest_to_events') => summarizeLatencies(phases.flatMap((p) => p[key]));
   const mean = (key: keyof PhaseCores) => {
     const known = phases.map((p) => p[key]).filter((v): v is number => v !== null);
     return known.length === phases.length ? round(known.reduce((a, b) => a + b, 0) / known.length, 3) : null;
@@ -461,7 +539,7 @@ function summarizePhases(phases: readonly PhaseSamples[]): LatencySummary & Phas
     ...pool('all'),
     router_cpu_cores: mean('router_cpu_cores'),
     nats_server_cpu_cores: mean('nats_server_cpu_cores'),
-    hops: { publish_to_ingest: pool('publish_to_ingest'), ingest_to_events: pool('ingest_to_events') },
+    hops: { publish_to_ingest: pool('publish_to_ingest'), ingest_to_events: pool('ingest_to_events'), stored_ingest_to_events: pool('stored_ingest_to_events') },
   };
 }
 
