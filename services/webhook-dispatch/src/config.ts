@@ -40,8 +40,12 @@ export const webhookDispatchConfigSchema = z
     ),
     /** A dead replica's tenants move after about this, plus the takeover fence (up to WEBHOOK_ACK_WAIT). */
     WEBHOOK_LEASE_TTL: envDuration('10s').describe('Partition lease TTL: how long a dead replica\'s tenants wait before another replica takes them'),
-    /** A crashed replica's deliveries (and events being fanned out) return to the next owner after this; a live one keeps extending it. */
-    WEBHOOK_ACK_WAIT: envDuration('30s').describe('How long a delivery, or an event being fanned out, stays with a replica that stopped heartbeating before another gets it'),
+    /**
+     * A crashed replica's deliveries (and events being fanned out) return to the next owner after
+     * this; a live one keeps extending it (`working()` every half of it), however long a receiver
+     * takes. So it bounds the takeover of a dead replica's tenants, not the length of a delivery.
+     */
+    WEBHOOK_ACK_WAIT: envDuration('10s').describe('How long a delivery, or an event being fanned out, stays with a replica that stopped heartbeating before another gets it'),
     /** The longest `Retry-After` honoured; a receiver asking for more gets retried after this. */
     WEBHOOK_RETRY_AFTER_MAX: envDuration('1h').describe('Upper bound on a receiver\'s Retry-After (429/503)'),
     /** CB_*: names kept from the platform's earlier dispatcher so existing runbooks still apply. */
