@@ -9,7 +9,7 @@ import { ingestSubject, STREAMS } from '@switchyard/schema';
 import { freePort, startNatsServer, TEST_DATABASE_URL } from '@switchyard/testing';
 import { messageEvent, offerAtRate, preparePublishWorker, publishAll, type OutgoingEvent, type ReadyPublisher } from './fleet/load.ts';
 import { startProcessFleet, type ProcessFleet } from './fleet/process-fleet.ts';
-import { sampleProcess } from './fleet/proc-stats.ts';
+import { runQueueWaits, runQueueWaitBetween, sampleProcess } from './fleet/proc-stats.ts';
 import { createScratchDatabase } from './fleet/scratch-database.ts';
 import {
   numberArg,
@@ -506,6 +506,13 @@ export default async function router(args: BenchArgs): Promise<void> {
 interface PhaseCores {
   router_cpu_cores: number | null;
   nats_server_cpu_cores: number | null;
+  /**
+   * Milliseconds per second the process's threads, added up, were runnable but waiting for a
+   * core (schedstat): the time the machine's two cores, not the process, held its work back.
+   */
+  router_runqueue_wait_ms_per_s: number | null;
+  nats_server_runqueue_wait_ms_per_s: number | null;
+  bench_runqueue_wait_ms_per_s: number | null;
 }
 
 /** One fairness phase: the quiet tenants' latencies (ms), publish → EVENTS and its two legs, and the CPU used meanwhile. */
@@ -539,6 +546,9 @@ function summarizePhases(
     ...pool('all'),
     router_cpu_cores: mean('router_cpu_cores'),
     nats_server_cpu_cores: mean('nats_server_cpu_cores'),
+    router_runqueue_wait_ms_per_s: mean('router_runqueue_wait_ms_per_s'),
+    nats_server_runqueue_wait_ms_per_s: mean('nats_server_runqueue_wait_ms_per_s'),
+    bench_runqueue_wait_ms_per_s: mean('bench_runqueue_wait_ms_per_s'),
     hops: { publish_to_ingest: pool('publish_to_ingest'), ingest_to_events: pool('ingest_to_events'), stored_ingest_to_events: pool('stored_ingest_to_events') },
   };
 }
@@ -597,6 +607,12 @@ type CpuFigures = Pick<Throughput, 'router_cpu_us_per_event' | 'router_cpu_cores
 /** CPU of the router and nats-server from now until `per()`, per event (null where unreadable). */
 async function cpuMeter(routerPid: number, serverPid?: number) {
   const sample = async () => ({ router: await sampleProcess(routerPid), server: serverPid !== undefined ? await sampleProcess(serverPid) : undefined });
+  const waits = async () => ({
+    router: await runQueueWaits(routerPid),
+    server: serverPid !== undefined ? await runQueueWaits(serverPid) : undefined,
+    bench: await runQueueWaits(process.pid),
+  });
+  const waitsBefore = await waits();
   const before = await sample();
   const used = async () => {
     const after = await sample();
@@ -607,9 +623,14 @@ async function cpuMeter(routerPid: number, serverPid?: number) {
     /** Cores each process used on average over the `seconds` since the meter started. */
     async cores(seconds: number): Promise<PhaseCores> {
       const { router, server } = await used();
+      const after = await waits();
+      const waited = (a?: Map<number, number>, b?: Map<number, number>) => (a !== undefined && b !== undefined ? round(runQueueWaitBetween(a, b) / seconds, 1) : null);
       return {
         router_cpu_cores: router !== undefined ? round(router / seconds, 3) : null,
         nats_server_cpu_cores: server !== undefined ? round(server / seconds, 3) : null,
+        router_runqueue_wait_ms_per_s: waited(waitsBefore.router, after.router),
+        nats_server_runqueue_wait_ms_per_s: waited(waitsBefore.server, after.server),
+        bench_runqueue_wait_ms_per_s: waited(waitsBefore.bench, after.bench),
       };
     },
     async per(events: number, seconds: number): Promise<CpuFigures> {

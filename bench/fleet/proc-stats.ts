@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 
 /**
  * What the kernel says one process has used: read straight from /proc (Linux only), so the figure
@@ -64,6 +64,37 @@ export function usageBetween(before: ProcSample, after: ProcSample): ProcUsage {
     cpu_seconds: Math.round(cpu * 100) / 100,
     cpu_cores: wall > 0 ? Math.round((cpu / wall) * 1000) / 1000 : Number.NaN,
   };
+}
+
+/**
+ * Nanoseconds each thread of `pid` has spent runnable but waiting for a CPU (the second field of
+ * /proc/<pid>/task/<tid>/schedstat), by thread id; undefined when the process is gone or the
+ * kernel keeps no schedstats. On a machine with fewer cores than runnable threads this is where
+ * latency goes that no profile of the process shows.
+ */
+export async function runQueueWaits(pid: number): Promise<Map<number, number> | undefined> {
+  try {
+    const waits = new Map<number, number>();
+    for (const tid of await readdir(`/proc/${pid}/task`)) {
+      // A thread may end between the listing and the read.
+      const line = await readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').catch(() => undefined);
+      const wait = Number(line?.split(' ')[1]);
+      if (Number.isFinite(wait)) waits.set(Number(tid), wait);
+    }
+    return waits;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Run-queue wait (ms) of the threads present in both samples, added up. */
+export function runQueueWaitBetween(before: Map<number, number>, after: Map<number, number>): number {
+  let ns = 0;
+  for (const [tid, wait] of after) {
+    const earlier = before.get(tid);
+    if (earlier !== undefined) ns += wait - earlier;
+  }
+  return ns / 1e6;
 }
 
 function round1(value: number): number {
