@@ -552,10 +552,7 @@ function summarizePhases(
   phases: readonly PhaseSamples[],
 ): LatencySummary & PhaseCores & { hops: { publish_to_ingest: LatencySummary; ingest_to_events: LatencySummary; stored_ingest_to_events: LatencySummary } } {
   const pool = (key: 'all' | 'publish_to_ingest' | 'ingest_to_events' | 'stored_ingest_to_events') => summarizeLatencies(phases.flatMap((p) => p[key]));
-  const mean = (key: keyof PhaseCores) => {
-    const known = phases.map((p) => p[key]).filter((v): v is number => v !== null);
-    return known.length === phases.length ? round(known.reduce((a, b) => a + b, 0) / known.length, 3) : null;
-  };
+  const mean = (key: keyof PhaseCores) => meanOfAll(phases.map((p) => p[key]), 3);
   return {
     ...pool('all'),
     router_cpu_cores: mean('router_cpu_cores'),
@@ -624,6 +621,12 @@ interface DrainRound {
   publish_ratio: number;
 }
 
+/** The mean of figures measured in every round, or null when any round could not read its own. */
+function meanOfAll(values: ReadonlyArray<number | null>, digits: number): number | null {
+  const known = values.filter((v): v is number => v !== null);
+  return known.length === values.length ? round(known.reduce((a, b) => a + b, 0) / known.length, digits) : null;
+}
+
 /** Rates pooled: all the events over all the seconds. */
 function pooledRate(figures: readonly RateFigure[]): RateFigure {
   const count = figures.reduce((n, f) => n + f.count, 0);
@@ -634,10 +637,7 @@ function pooledRate(figures: readonly RateFigure[]): RateFigure {
 /** The drains pooled, with their CPU per event averaged (null if any round could not read it). */
 function pooledDrain(rounds: readonly DrainRound[]): Drained {
   const drains = rounds.map((r) => r.drain);
-  const mean = (key: 'router_cpu_us_per_event' | 'router_cpu_cores' | 'nats_server_cpu_us_per_event') => {
-    const known = drains.map((d) => d[key]).filter((v): v is number => v !== null);
-    return known.length === drains.length ? round(known.reduce((a, b) => a + b, 0) / known.length, 2) : null;
-  };
+  const mean = (key: keyof CpuFigures) => meanOfAll(drains.map((d) => d[key]), 2);
   return {
     ...pooledRate(drains),
     start_spread_ms: Math.max(...drains.map((d) => d.start_spread_ms)),
