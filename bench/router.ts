@@ -9,7 +9,7 @@ import { ingestSubject, STREAMS } from '@switchyard/schema';
 import { freePort, startNatsServer, TEST_DATABASE_URL } from '@switchyard/testing';
 import { messageEvent, offerAtRate, preparePublishWorker, publishAll, type OutgoingEvent, type ReadyPublisher } from './fleet/load.ts';
 import { startProcessFleet, type ProcessFleet } from './fleet/process-fleet.ts';
-import { runQueueWaits, runQueueWaitBetween, sampleProcess } from './fleet/proc-stats.ts';
+import { runQueueMeter, sampleProcess } from './fleet/proc-stats.ts';
 import { createScratchDatabase } from './fleet/scratch-database.ts';
 import {
   numberArg,
@@ -347,12 +347,20 @@ export default async function router(args: BenchArgs): Promise<void> {
         quietClock.reset();
         const since = new Date();
         const cpu = await cpuMeter(fleet!.pid('router'), serverPid);
+        const waits = { router: await runQueueMeter(fleet!.pid('router')), server: await runQueueMeter(serverPid), bench: await runQueueMeter(process.pid) };
         const started = performance.now();
         await Promise.all([quietLoad(name.replace(/[^A-Za-z0-9]+/g, '_')), publisher?.go()]);
         await quietClock.waitFor(Math.round(quietRate * quiet.length * phaseSeconds), timeoutMs).catch((err: unknown) => ctx.log(String(err)));
-        const cores = await cpu.cores((performance.now() - started) / 1000);
+        const seconds = (performance.now() - started) / 1000;
+        // Read at the window's end, before the stored timestamps are fetched.
+        const used: PhaseCores = {
+          ...(await cpu.cores(seconds)),
+          router_runqueue_wait_ms_per_s: await waits.router.msPerSecond(seconds),
+          nats_server_runqueue_wait_ms_per_s: await waits.server.msPerSecond(seconds),
+          bench_runqueue_wait_ms_per_s: await waits.bench.msPerSecond(seconds),
+        };
         const stored = await storedLatencies(js, quiet, since);
-        return { all: quietClock.samples(quiet), ...quietClock.hopSamples(), stored_ingest_to_events: stored, ...cores };
+        return { all: quietClock.samples(quiet), ...quietClock.hopSamples(), stored_ingest_to_events: stored, ...used };
       };
       const besideRate = quietRate * 100;
       const besideCount = Math.round(besideRate * phaseSeconds);
@@ -416,8 +424,9 @@ export default async function router(args: BenchArgs): Promise<void> {
         const raw = await rawJetStreamPublishRate(nc, { count: events });
         const drainers = tenantIds(`drain${r}`, 10);
         const drained = await drain(nc, clock, drainers, spread(drainers, events, `drain${r}`, seqs), timeoutMs, fleet!.pid('router'), serverPid);
-        drainRounds.push({ raw_jetstream_publish: raw, drain: drained, publish_ratio: ratio(drained.per_second, raw.per_second) });
-        ctx.log(`drain round ${r}: ${drained.per_second}/s against raw ${raw.per_second}/s (×${ratio(drained.per_second, raw.per_second)})`);
+        const thisRound: DrainRound = { raw_jetstream_publish: raw, drain: drained, publish_ratio: ratio(drained.per_second, raw.per_second) };
+        drainRounds.push(thisRound);
+        ctx.log(`drain round ${r}: ${drained.per_second}/s against raw ${raw.per_second}/s (×${thisRound.publish_ratio})`);
         await retireTenants(nc, drainers, ten.length * 2 + 1, timeoutMs);
       }
       const drain10 = pooledDrain(drainRounds);
@@ -652,12 +661,6 @@ type CpuFigures = Pick<Throughput, 'router_cpu_us_per_event' | 'router_cpu_cores
 /** CPU of the router and nats-server from now until `per()`, per event (null where unreadable). */
 async function cpuMeter(routerPid: number, serverPid?: number) {
   const sample = async () => ({ router: await sampleProcess(routerPid), server: serverPid !== undefined ? await sampleProcess(serverPid) : undefined });
-  const waits = async () => ({
-    router: await runQueueWaits(routerPid),
-    server: serverPid !== undefined ? await runQueueWaits(serverPid) : undefined,
-    bench: await runQueueWaits(process.pid),
-  });
-  const waitsBefore = await waits();
   const before = await sample();
   const used = async () => {
     const after = await sample();
@@ -666,16 +669,11 @@ async function cpuMeter(routerPid: number, serverPid?: number) {
   };
   return {
     /** Cores each process used on average over the `seconds` since the meter started. */
-    async cores(seconds: number): Promise<PhaseCores> {
+    async cores(seconds: number): Promise<Pick<PhaseCores, 'router_cpu_cores' | 'nats_server_cpu_cores'>> {
       const { router, server } = await used();
-      const after = await waits();
-      const waited = (a?: Map<number, number>, b?: Map<number, number>) => (a !== undefined && b !== undefined ? round(runQueueWaitBetween(a, b) / seconds, 1) : null);
       return {
         router_cpu_cores: router !== undefined ? round(router / seconds, 3) : null,
         nats_server_cpu_cores: server !== undefined ? round(server / seconds, 3) : null,
-        router_runqueue_wait_ms_per_s: waited(waitsBefore.router, after.router),
-        nats_server_runqueue_wait_ms_per_s: waited(waitsBefore.server, after.server),
-        bench_runqueue_wait_ms_per_s: waited(waitsBefore.bench, after.bench),
       };
     },
     async per(events: number, seconds: number): Promise<CpuFigures> {

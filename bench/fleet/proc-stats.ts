@@ -72,7 +72,7 @@ export function usageBetween(before: ProcSample, after: ProcSample): ProcUsage {
  * kernel keeps no schedstats. On a machine with fewer cores than runnable threads this is where
  * latency goes that no profile of the process shows.
  */
-export async function runQueueWaits(pid: number): Promise<Map<number, number> | undefined> {
+async function runQueueWaits(pid: number): Promise<Map<number, number> | undefined> {
   try {
     const waits = new Map<number, number>();
     for (const tid of await readdir(`/proc/${pid}/task`)) {
@@ -87,14 +87,25 @@ export async function runQueueWaits(pid: number): Promise<Map<number, number> | 
   }
 }
 
-/** Run-queue wait (ms) of the threads present in both samples, added up. */
-export function runQueueWaitBetween(before: Map<number, number>, after: Map<number, number>): number {
-  let ns = 0;
-  for (const [tid, wait] of after) {
-    const earlier = before.get(tid);
-    if (earlier !== undefined) ns += wait - earlier;
-  }
-  return ns / 1e6;
+/**
+ * Run-queue wait of `pid`'s threads from now on: `msPerSecond(seconds)` answers the milliseconds
+ * they waited, added up over the threads alive at both readings, per second of `seconds`
+ * (null when either reading failed or there is no pid).
+ */
+export async function runQueueMeter(pid: number | undefined): Promise<{ msPerSecond(seconds: number): Promise<number | null> }> {
+  const before = pid !== undefined ? await runQueueWaits(pid) : undefined;
+  return {
+    async msPerSecond(seconds) {
+      const after = pid !== undefined ? await runQueueWaits(pid) : undefined;
+      if (before === undefined || after === undefined) return null;
+      let ns = 0;
+      for (const [tid, wait] of after) {
+        const earlier = before.get(tid);
+        if (earlier !== undefined) ns += wait - earlier;
+      }
+      return round1(ns / 1e6 / seconds);
+    },
+  };
 }
 
 function round1(value: number): number {
