@@ -74,6 +74,24 @@ describe('pnpm bench', () => {
     expectNumbers(document, 'raw_http_post.latency', LATENCY);
   });
 
+  it('capture writes the fleet, single-instance and floor phases beside the raw publish rate', async () => {
+    const document = await runBenchProcess(
+      'capture',
+      ['--events', '1000', '--sessions', '10', '--single-events', '200'],
+      join(dir, 'capture.json'),
+    );
+    expectNumbers(document, 'raw_jetstream_publish', [...RATE_FIGURE, 'cpu_us_per_publish']);
+    expectNumbers(document, 'capture_fleet', ['events', 'per_second', 'cpu_us_per_event']);
+    expectNumbers(document, 'floor', ['events', 'cpu_us_per_event', 'bytes_per_event']);
+    expect((document['capture_fleet'] as { events: number }).events).toBe(1000);
+    // Every fed message mapped once: the floor counts what the mappers emitted.
+    expect((document['floor'] as { events: number }).events).toBe(1000);
+    const bound = document['floor_bound_publish_ratio'] as number;
+    expect(bound).toBeGreaterThan(0);
+    expect(bound).toBeLessThan(1);
+    for (const [key, value] of ratios(document)) expect(Number.isFinite(value), key).toBe(true);
+  }, 120_000);
+
   it('e2e writes throughput, latency, per-service usage, the same-run ceilings and finite ratios', async () => {
     const document = await runBenchProcess(
       'e2e',

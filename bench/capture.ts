@@ -2,7 +2,10 @@
 // capture in this process on a private nats-server and the test database, fed through Baileys'
 // own event buffer. Events/s from the emitter to acknowledged in INGEST (through the Postgres
 // outbox), CPU µs per event, beside the raw JetStream publish rate measured in the same run; and
-// RSS per idle and per active session with `--sessions` simulated sessions.
+// RSS per idle and per active session with `--sessions` simulated sessions. The floor phase
+// runs the same feed through Baileys' buffer, capture's mappers and the envelope encoding with
+// nothing published: the work any design of capture does per event, beside which
+// `floor_bound_publish_ratio` is the most a capture running on one thread could reach.
 import { connect } from 'nats';
 import { announceTenant, NATS_CLIENT_TUNING } from '@switchyard/nats';
 import { createTestPool, createTestTenant, randomName, startNatsServer, testServiceEnv } from '@switchyard/testing';
@@ -12,6 +15,8 @@ import { createSession, setDesired } from '../services/capture/src/session-store
 import { testSockets } from '../services/capture/src/session-test-support.ts';
 import { simulatedEmitter, type SimulatedEmitter } from '../services/capture/src/simulated-emitter.ts';
 import { fixture, silentLogger, upsertWithId } from '../services/capture/src/test-support.ts';
+import { createBatchMapper } from '../services/capture/src/mappers/batch-mapper.ts';
+import type { UnsequencedEvent } from '../services/capture/src/captured-event.ts';
 import { forTenant } from '@switchyard/db';
 import { numberArg, rawJetStreamPublishRate, ratio, round, runBench, type BenchArgs } from './lib/mod.ts';
 
@@ -52,6 +57,48 @@ async function measure(capture: CaptureService, tenant: string, instances: numbe
     seconds: round(seconds),
     per_second: Math.round(events / seconds),
     cpu_us_per_event: round((used.user + used.system) / events, 1),
+  };
+}
+
+/**
+ * The same feed as `measure`, through Baileys' buffer into capture's batch mapper and the
+ * envelope's JSON bytes, and no further: no spool, no outbox, no publish. What is left of
+ * capture's cost once its delivery machinery is taken away.
+ */
+async function floor(instances: number, perInstance: number, prefix: string) {
+  const emitters = Array.from({ length: instances }, () => simulatedEmitter());
+  let mapped = 0;
+  let bytes = 0;
+  const stops = emitters.map((ev, i) => {
+    const map = createBatchMapper({ tenant: 'floor', instance: `${prefix}-${i}`, self: undefined, historyPartBytes: undefined });
+    return ev.process((batch) => {
+      const events: UnsequencedEvent[] = [];
+      map(batch, new Date(), {
+        emit: (event) => events.push(event),
+        skip: (reason, detail) => {
+          throw new Error(`floor feed skipped an event: ${reason} ${detail}`);
+        },
+        fail: (err) => {
+          throw err;
+        },
+      });
+      for (const event of events) bytes += Buffer.from(JSON.stringify(event)).byteLength;
+      mapped += events.length;
+    });
+  });
+  const cpu = process.cpuUsage();
+  const started = process.hrtime.bigint();
+  await feed(emitters, perInstance, prefix);
+  // Baileys' buffer hands a batch over on a later tick; wait for the last one.
+  while (mapped < instances * perInstance) await new Promise((r) => setImmediate(r));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const used = process.cpuUsage(cpu);
+  for (const stop of stops) stop();
+  return {
+    events: mapped,
+    seconds: round(seconds),
+    cpu_us_per_event: round((used.user + used.system) / mapped, 1),
+    bytes_per_event: Math.round(bytes / mapped),
   };
 }
 
@@ -106,6 +153,10 @@ export default async function captureBench(args: BenchArgs): Promise<void> {
       const rawUsed = process.cpuUsage(rawCpu);
       const rawCpuPerPublish = round((rawUsed.user + rawUsed.system) / events, 1);
 
+      ctx.log(`floor: ${events} events mapped and encoded, nothing published`);
+      await floor(sessions, Math.ceil(events / sessions / 10), 'floor-warm');
+      const mapOnly = await floor(sessions, Math.ceil(events / sessions), 'floor');
+
       ctx.log(`capture, ${events} events over ${sessions} instances`);
       const fleet = await measure(capture, tenant.tenant, sessions, Math.ceil(events / sessions), 'fleet');
       ctx.log(`capture, ${singleEvents} events on one instance`);
@@ -120,6 +171,9 @@ export default async function captureBench(args: BenchArgs): Promise<void> {
         publish_ratio: ratio(fleet.per_second, raw.per_second),
         single_instance_publish_ratio: ratio(single.per_second, raw.per_second),
         added_cpu_us_per_event: round(fleet.cpu_us_per_event - rawCpuPerPublish, 1),
+        floor: mapOnly,
+        // One thread doing the floor's work and a raw publish per event, and nothing else.
+        floor_bound_publish_ratio: ratio(rawCpuPerPublish, rawCpuPerPublish + mapOnly.cpu_us_per_event),
         rss: {
           sessions: capture.sessions.openSockets().length,
           gc_forced: typeof (globalThis as { gc?: unknown }).gc === 'function',
