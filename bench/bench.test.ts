@@ -92,6 +92,21 @@ describe('pnpm bench', () => {
     for (const [key, value] of ratios(document)) expect(Number.isFinite(value), key).toBe(true);
   }, 120_000);
 
+  it('webhooks writes both phases, their CPU per delivery and the raw POST loop it is compared with', async () => {
+    const document = await runBenchProcess('webhooks', ['--events', '300', '--instances', '3'], join(dir, 'webhooks.json'));
+    expectNumbers(document, 'raw_http_post', [...RATE_FIGURE, 'cpu_us_per_post']);
+    for (const phase of ['webhooks_all_healthy', 'webhooks_healthy_beside_hanging']) {
+      expectNumbers(document, phase, ['deliveries', 'per_second', 'cpu_us_per_delivery']);
+      expectNumbers(document, `${phase}.latency`, LATENCY);
+      // Every event reached the healthy endpoint in each phase (at least once: a redelivery
+      // after a lost ack is allowed, and counted here).
+      expect((document[phase] as { deliveries: number }).deliveries, phase).toBeGreaterThanOrEqual(300);
+    }
+    const found = ratios(document);
+    expect(found.map(([key]) => key).sort()).toEqual(['delivery_ratio', 'isolation_ratio', 'post_cpu_ratio']);
+    for (const [key, value] of found) expect(Number.isFinite(value), key).toBe(true);
+  }, 120_000);
+
   it('e2e writes throughput, latency, per-service usage, the same-run ceilings and finite ratios', async () => {
     const document = await runBenchProcess(
       'e2e',

@@ -3,7 +3,8 @@
 // POST loop to the same receiver in the same run (delivery_ratio; both after a warm-up of 1,000), then the same load with a
 // second endpoint that hangs for its whole timeout (isolation_ratio: the healthy endpoint's p99
 // alone / with the hanging neighbour; ≥ 0.5 means within 2×). Each phase also reports `fan_out`:
-// how long EVENTS → WEBHOOKS alone took (every delivery message stored), to tell the two stages apart.
+// how long EVENTS → WEBHOOKS alone took (every delivery message stored), to tell the two stages apart,
+// and `cpu_us_per_delivery`, beside the raw loop's `cpu_us_per_post` (post_cpu_ratio).
 import { connect, type JetStreamManager, type NatsConnection } from 'nats';
 import { addEndpoint, type Pool } from '@switchyard/db';
 import { announceTenant, NATS_CLIENT_TUNING, publishEvent, WEBHOOKS_STREAM } from '@switchyard/nats';
@@ -22,6 +23,17 @@ interface Phase {
   publish: { seconds: number; per_second: number };
   /** Events → WEBHOOKS alone: from the first publish until every delivery message was stored. */
   fan_out: { seconds: number; per_second: number };
+  /**
+   * This process's CPU per delivery over the phase: the dispatcher, the load's publishes and
+   * the receiver's thread (which the raw loop's `cpu_us_per_post` also counts).
+   */
+  cpu_us_per_delivery: number;
+}
+
+/** µs of this process's CPU (every thread) since `from`, per `count`. */
+function cpuPer(from: NodeJS.CpuUsage, count: number): number {
+  const used = process.cpuUsage(from);
+  return round((used.user + used.system) / count, 1);
 }
 
 export default async function webhooks(args: BenchArgs): Promise<void> {
@@ -48,7 +60,8 @@ export default async function webhooks(args: BenchArgs): Promise<void> {
       await phase({ nc, pool, receiver, bucket, events: warmUp, instances, hanging: false, cleanups });
       await rawHttpPostRate(`${receiver.url}/raw`, { count: warmUp });
       ctx.log(`raw HTTP POST, ${events} requests`);
-      const raw = await rawHttpPostRate(`${receiver.url}/raw`, { count: events });
+      const rawCpu = process.cpuUsage();
+      const raw = { ...(await rawHttpPostRate(`${receiver.url}/raw`, { count: events })), cpu_us_per_post: cpuPer(rawCpu, events) };
 
       ctx.log(`all healthy: ${events} events over ${instances} instances`);
       const healthy = await phase({ nc, pool, receiver, bucket, events, instances, hanging: false, cleanups });
@@ -58,6 +71,8 @@ export default async function webhooks(args: BenchArgs): Promise<void> {
       return {
         delivery_ratio: ratio(healthy.per_second, raw.per_second),
         isolation_ratio: ratio(healthy.latency.p99_ms, isolated.latency.p99_ms),
+        // CPU of one raw POST ÷ CPU of one delivery (this process, the receiver's thread in both).
+        post_cpu_ratio: ratio(raw.cpu_us_per_post, healthy.cpu_us_per_delivery),
         raw_http_post: raw,
         webhooks_all_healthy: healthy,
         webhooks_healthy_beside_hanging: isolated,
@@ -112,6 +127,7 @@ async function phase(options: {
     const body = JSON.stringify({ id, tenant, instance, type: 'message.received', schema_version: 1, occurred_at: new Date().toISOString(), captured_at: new Date().toISOString(), seq, source: 'baileys', data: { message_id: `M${i}`, chat_jid: '5511999999999@s.whatsapp.net', from_me: false, timestamp: new Date().toISOString(), message_type: 'conversation', text: 'olá' } });
     return { id, subject: eventsSubject(tenant, instance, 'message.received'), data: encoder.encode(body) };
   });
+  const cpu = process.cpuUsage();
   const started = performance.now();
   // Epoch ms on both threads' clocks (the receiver stamps arrivals the same way).
   const now = (): number => performance.timeOrigin + performance.now();
@@ -127,6 +143,7 @@ async function phase(options: {
   await Promise.all(inflight);
   const publishSeconds = (performance.now() - started) / 1000;
   await waitForCount(receiver, path, options.events, (n) => bar.update(n));
+  const cpuPerDelivery = cpuPer(cpu, options.events);
   bar.done();
   const got = await receiver.arrivals(path);
   // Up to the last delivery's arrival (the receiver's clock), not to the poll that noticed it.
@@ -140,6 +157,7 @@ async function phase(options: {
     latency: summarizeLatencies(latencies),
     publish: { seconds: round(publishSeconds), per_second: Math.round(options.events / publishSeconds) },
     fan_out: { seconds: round(fanOutSeconds), per_second: Math.round(options.events / fanOutSeconds) },
+    cpu_us_per_delivery: cpuPerDelivery,
   };
 }
 
