@@ -86,6 +86,8 @@ describe('pnpm bench', () => {
     expect((document['capture_fleet'] as { events: number }).events).toBe(1000);
     // Every fed message mapped once: the floor counts what the mappers emitted.
     expect((document['floor'] as { events: number }).events).toBe(1000);
+    expectNumbers(document, 'floor_atomic', ['events', 'per_second', 'cpu_us_per_event']);
+    expect((document['floor_atomic'] as { events: number }).events).toBe(1000);
     const bound = document['floor_bound_publish_ratio'] as number;
     expect(bound).toBeGreaterThan(0);
     expect(bound).toBeLessThan(1);
