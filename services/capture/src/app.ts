@@ -12,6 +12,7 @@ import {
 } from './baileys-adapter.ts';
 import type { CaptureConfig } from './config.ts';
 import { LEASE_BUCKET, openLeaseBucket } from './lease-bucket.ts';
+import { createIngestBatcher, type IngestBatcher } from './ingest-batcher.ts';
 import { captureMetrics } from './metrics.ts';
 import { createSessionControl, SESSION_CHANGED_SUBJECT } from './session-control.ts';
 import { serveSessionControl } from './session-control-responder.ts';
@@ -75,11 +76,15 @@ export async function startCapture(
     ...(options.tenantBucket ? { tenantBucket: options.tenantBucket } : {}),
     async wire(ctx) {
       const metrics = captureMetrics(ctx.registry);
-      const sessions = await wireSessions(ctx, config, options, replicaId, metrics);
+      // One way onto INGEST for every instance of this replica: what they publish in one turn
+      // goes as atomic batches (ingest-batcher.ts).
+      const ingest = createIngestBatcher({ nc: ctx.nc, js: ctx.js, logger: ctx.logger, batches: metrics.ingestBatches });
+      const sessions = await wireSessions(ctx, config, options, replicaId, metrics, ingest);
       const attach: CaptureService['attach'] = (session) => {
         const adapter = attachCaptureAdapter({
           ...session,
           js: ctx.js,
+          ingest,
           db: forTenant(ctx.pool, session.tenant),
           logger: ctx.logger,
           metrics,
@@ -118,6 +123,7 @@ async function wireSessions(
   options: CaptureOptions,
   replicaId: string,
   metrics: ReturnType<typeof captureMetrics>,
+  ingest: IngestBatcher,
 ): Promise<SessionManager> {
   const leases = await openLeaseBucket(ctx.js, {
     bucket: options.leaseBucket ?? LEASE_BUCKET,
@@ -142,6 +148,7 @@ async function wireSessions(
   });
   const sessions = createSessionManager({
     js: ctx.js,
+    ingest,
     pool: ctx.pool,
     logger: ctx.logger,
     metrics,

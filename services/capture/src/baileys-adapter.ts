@@ -6,6 +6,7 @@ import { assertInstanceId, assertTenantId } from '@switchyard/schema';
 import type { BackoffOptions } from './backoff.ts';
 import type { SelfIdentity, UnsequencedEvent } from './captured-event.ts';
 import { createConnectionMapper } from './connection-mapper.ts';
+import type { IngestBatcher } from './ingest-batcher.ts';
 import { createIngestPublisher } from './ingest-publisher.ts';
 import { createBatchMapper } from './mappers/batch-mapper.ts';
 import type { MapSink } from './mappers/map-context.ts';
@@ -24,6 +25,8 @@ export interface CaptureAdapterOptions {
   tenant: string;
   instance: string;
   js: JetStreamClient;
+  /** The process's shared INGEST batcher (app.ts makes one); without it, one publish per event. */
+  ingest?: IngestBatcher;
   /** `forTenant(pool, tenant)`: where the instance's seq counter lives. */
   db: TenantQueryable;
   logger: Logger;
@@ -75,6 +78,7 @@ export function attachCaptureAdapter(options: CaptureAdapterOptions): CaptureAda
   const log = options.logger.child({ tenant, instance });
   const publisher = createIngestPublisher({
     js: options.js,
+    ...(options.ingest ? { ingest: options.ingest } : {}),
     db: options.db,
     tenant,
     instance,

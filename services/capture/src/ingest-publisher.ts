@@ -117,6 +117,7 @@ export function createIngestPublisher(options: IngestPublisherOptions): IngestPu
     memoryCap: Math.max(maxBatch * 40, 20_000),
     signal: relayStopping.signal,
     writerBusy: () => writer !== undefined,
+    ...(options.ingest ? { ingest: options.ingest } : {}),
     ...(options.recheckMs !== undefined ? { recheckMs: options.recheckMs } : {}),
   });
   const untrack = metrics.trackOutbox({

@@ -15,6 +15,8 @@ export interface CaptureMetrics {
   pending: Gauge<'tenant' | 'instance'>;
   skipped: Counter<'tenant' | 'instance' | 'reason'>;
   rawDropped: Counter<'tenant' | 'instance'>;
+  /** Atomic batches onto INGEST by outcome: stored, refused or unsure (both then sent one by one). */
+  ingestBatches: Counter<'outcome'>;
   /** Reports an instance's outbox on every scrape until the returned function is called. */
   trackOutbox(source: OutboxSource): () => void;
   /** Session lifecycle, for the session manager (see session-metrics.ts). */
@@ -113,6 +115,12 @@ export function captureMetrics(registry: Registry): CaptureMetrics {
       name: 'capture_raw_dropped_total',
       help: 'Events published without data.raw because the full message exceeded the NATS max payload',
       labelNames: ['tenant', 'instance'],
+      registers: [registry],
+    }),
+    ingestBatches: new Counter({
+      name: 'capture_ingest_batches_total',
+      help: 'Atomic batches of events (all instances of this replica) published to INGEST, by outcome: stored, or refused/unsure and then published one event at a time',
+      labelNames: ['outcome'],
       registers: [registry],
     }),
   };

@@ -4,6 +4,7 @@ import { publishEvent, type PublishResult } from '@switchyard/nats';
 import type { Logger } from '@switchyard/runtime';
 import { ingestSubject } from '@switchyard/schema';
 import { backoffDelay, sleep, type BackoffOptions } from './backoff.ts';
+import type { IngestBatcher } from './ingest-batcher.ts';
 import { lastSeq, type SeqRange } from './sequence.ts';
 import type { CaptureMetrics } from './metrics.ts';
 import { deleteFromOutbox, readOutbox, sequencedBytes, type OutboxEntry } from './outbox.ts';
@@ -17,6 +18,11 @@ export interface InstancePublishing {
   instance: string;
   logger: Logger;
   metrics: CaptureMetrics;
+  /**
+   * The process's shared way onto INGEST (atomic batches across instances); without it each
+   * event is its own acknowledged publish.
+   */
+  ingest?: IngestBatcher;
 }
 
 export interface OutboxRelayOptions extends InstancePublishing {
@@ -137,10 +143,10 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   function send(entry: OutboxEntry): InFlight {
     const subject = ingestSubject(tenant, instance, entry.type);
     const flight: InFlight = { entry, outcome: Promise.resolve({ ok: false, err: undefined }), settled: undefined };
-    const published = publishEvent(js, subject, sequencedBytes(entry), {
-      msgId: entry.eventId,
-      timeoutMs: options.publishTimeoutMs,
-    });
+    const bytes = sequencedBytes(entry);
+    const published = options.ingest
+      ? options.ingest.publish(subject, bytes, entry.eventId, options.publishTimeoutMs)
+      : publishEvent(js, subject, bytes, { msgId: entry.eventId, timeoutMs: options.publishTimeoutMs });
     flight.outcome = published.then(
       (result): Outcome => (flight.settled = { ok: true, result }),
       (err: unknown): Outcome => (flight.settled = { ok: false, err }),

@@ -4,6 +4,7 @@ import { startLeaseOwnership, type LeaseOwnership, type ReleaseReason } from '@s
 import type { Logger } from '@switchyard/runtime';
 import type { BackoffOptions } from './backoff.ts';
 import { instanceLeaseKey, parseInstanceLeaseKey, type LeaseBucket } from './lease-bucket.ts';
+import type { IngestBatcher } from './ingest-batcher.ts';
 import type { CaptureMetrics } from './metrics.ts';
 import { createSessionRunner, type SessionRunner } from './session-runner.ts';
 import { listCaptureInstances } from './session-store.ts';
@@ -12,6 +13,8 @@ import type { SpoolSettings } from './spool.ts';
 
 export interface SessionManagerOptions {
   js: JetStreamClient;
+  /** The process's shared INGEST batcher, handed to every session's publisher. */
+  ingest?: IngestBatcher;
   pool: Pool;
   logger: Logger;
   metrics: CaptureMetrics;
@@ -103,6 +106,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
       instance,
       db: forTenant(options.pool, tenant),
       js: options.js,
+      ...(options.ingest ? { ingest: options.ingest } : {}),
       logger: options.logger,
       metrics,
       replicaId,

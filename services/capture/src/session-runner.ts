@@ -7,6 +7,7 @@ import { backoffDelay, type BackoffOptions } from './backoff.ts';
 import { clearAuthState, loadAuthState } from './auth-state-store.ts';
 import { disconnectAction, disconnectReasonName, willReconnect } from './disconnect-policy.ts';
 import { createEventForwarder } from './event-forwarder.ts';
+import type { IngestBatcher } from './ingest-batcher.ts';
 import type { CaptureMetrics } from './metrics.ts';
 import { deleteSession, getSession, recordStatus, type StatusPatch } from './session-store.ts';
 import type { CaptureSocket, SocketFactory } from './socket-factory.ts';
@@ -18,6 +19,8 @@ export interface SessionRunnerOptions {
   instance: string;
   db: TenantDb;
   js: JetStreamClient;
+  /** The process's shared INGEST batcher. */
+  ingest?: IngestBatcher;
   logger: Logger;
   metrics: CaptureMetrics;
   /** Recorded as the session's `owner`. */
@@ -79,6 +82,7 @@ export function createSessionRunner(options: SessionRunnerOptions): SessionRunne
     tenant,
     instance,
     js: options.js,
+    ...(options.ingest ? { ingest: options.ingest } : {}),
     db,
     logger,
     metrics,
