@@ -50,7 +50,7 @@ export interface CaptureService extends RunningService {
 
 /**
  * Capture: WhatsApp sessions through Baileys → envelope events on INGEST, in order, with a
- * per-instance seq, through a durable Postgres outbox.
+ * per-instance seq, through a local spool (and a durable Postgres outbox while NATS is failing).
  *
  * Sessions are declared in each tenant's `wa_sessions` (through `/api/sessions` or the CLI) and
  * run by whichever replica holds the instance's lease; see session-manager.ts for the ownership
@@ -142,6 +142,8 @@ async function wireSessions(
   await recoverSpools({
     dir: config.CAPTURE_SPOOL_DIR,
     pool: ctx.pool,
+    js: ctx.js,
+    publishTimeoutMs: config.CAPTURE_PUBLISH_TIMEOUT,
     tenants: await tenants(),
     logger: ctx.logger,
     metrics,

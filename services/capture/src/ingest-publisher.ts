@@ -2,17 +2,20 @@ import { encodeEnvelope, type EventEnvelope } from '@switchyard/schema';
 import { backoffDelay, DEFAULT_BACKOFF, sleep, type BackoffOptions } from './backoff.ts';
 import type { UnsequencedEvent } from './captured-event.ts';
 import {
+  checkpointSpool,
   deleteFromOutbox,
+  NOT_CONTIGUOUS,
+  numberBatch,
   outboxBacklog,
   pruneSpoolProgress,
   SPOOL_CONFLICT,
-  spoolConsumed,
+  spoolProgress,
   storeInOutbox,
   type OutboxEntry,
   type UnstoredEntry,
 } from './outbox.ts';
 import { createOutboxRelay, type InstancePublishing } from './outbox-relay.ts';
-import { lastSeq } from './sequence.ts';
+import { lastSeq, type SeqRange } from './sequence.ts';
 import { DEFAULT_SPOOL_DIR, openSpool, type SpoolSettings, type SpoolWriter } from './spool.ts';
 import { replayInstanceSpools } from './spool-replay.ts';
 
@@ -58,6 +61,9 @@ interface StagedEntry extends UnstoredEntry {
   spoolEnd: number | undefined;
 }
 
+/** How often an idle instance records how far its spool is acknowledged, at most. */
+const CHECKPOINT_EVERY_MS = 1_000;
+
 /** Room for the `"seq":N,` the relay adds to the stored bytes. */
 const SEQ_ROOM = 32;
 
@@ -66,14 +72,18 @@ const SEQ_ROOM = 32;
  *
  * - `enqueue` (Baileys' handler, synchronous) encodes the events and appends them to the
  *   instance's local spool with one `writeSync`: from then on a SIGKILL cannot lose them;
- * - the writer stores what is staged in the Postgres outbox, one statement per batch that
- *   allocates the seqs, moves the spool's consumed offset and deletes what INGEST acknowledged;
- * - the relay (outbox-relay.ts) gets the stored entries in memory and publishes them pipelined,
- *   in seq order, while the writer stores the next batch.
+ * - the writer numbers what is staged, one small statement per batch that allocates the seqs
+ *   and records how far the spool is numbered (`numberBatch`); the events themselves do not go
+ *   to Postgres. When NATS is failing or slow, the writer instead stores the batch in the
+ *   Postgres outbox, with every published event INGEST has not acknowledged yet;
+ * - the relay (outbox-relay.ts) publishes them from memory, pipelined, in seq order, while the
+ *   writer numbers the next batch.
  *
- * Failures (NATS down or slow, Postgres down) are retried with backoff forever; a retried publish
- * reuses the event id as `Nats-Msg-Id`. While NATS is away the outbox grows durably; while
- * Postgres is away the spool does. Baileys only ever calls `enqueue`, so it is never blocked.
+ * After a crash, the spool's numbered run goes out again with its seqs and the rest is stored
+ * (spool-replay.ts). Failures (NATS down or slow, Postgres down) are retried with backoff
+ * forever; a retried publish reuses the event id as `Nats-Msg-Id`. While NATS is away the outbox
+ * grows durably; while Postgres is away the spool does. Baileys only ever calls `enqueue`, so it
+ * is never blocked.
  *
  * Only the replica holding the instance's lease runs this, so the outbox has one writer; a
  * publisher that starts first replays the instance's dead spools on this disk, then relays what
@@ -100,8 +110,23 @@ export function createIngestPublisher(options: IngestPublisherOptions): IngestPu
   let closed = false;
 
   const spool: SpoolWriter = openSpool(spoolSettings, tenant, instance);
-  let consumed = 0;
   let spoolBroken = false;
+  // The spool file's runs as this writer left them (see the migration 000009): `numberedAt` is
+  // its `numbered` offset; before `storedTo` everything is in the outbox or acknowledged; each
+  // direct batch since then waits in `directRuns` for INGEST to acknowledge its last seq.
+  let numberedAt = 0;
+  let storedTo = 0;
+  let directRuns: Array<{ last: number; end: number }> = [];
+  let ackedTo = 0;
+  // The last seq of the numbered run (the next direct batch must follow it) and the `consumed`
+  // offset last written.
+  let runLastSeq = 0;
+  let persisted = 0;
+  // Set when the relay starts failing: what it holds unacknowledged goes to the outbox even if
+  // no new event comes to carry it there.
+  let spillWanted = false;
+  let checkpointing = false;
+  let checkpointTimer: NodeJS.Timeout | undefined;
 
   const relay = createOutboxRelay({
     js,
@@ -117,6 +142,11 @@ export function createIngestPublisher(options: IngestPublisherOptions): IngestPu
     memoryCap: Math.max(maxBatch * 40, 20_000),
     signal: relayStopping.signal,
     writerBusy: () => writer !== undefined,
+    onIdle: () => idleCheckpoint(),
+    onFailing: () => {
+      spillWanted = true;
+      startWriter();
+    },
     ...(options.ingest ? { ingest: options.ingest } : {}),
     ...(options.recheckMs !== undefined ? { recheckMs: options.recheckMs } : {}),
   });
@@ -145,7 +175,12 @@ export function createIngestPublisher(options: IngestPublisherOptions): IngestPu
   /** Before anything new: the instance's dead spools, then what the outbox holds. */
   async function start(): Promise<boolean> {
     const replayed = await untilDone(writerStopping.signal, 'spool replay', () =>
-      replayInstanceSpools(db, spoolSettings.dir, tenant, instance, { maxBatch, logger: log, metrics }),
+      replayInstanceSpools(db, js, spoolSettings.dir, tenant, instance, {
+        maxBatch,
+        logger: log,
+        metrics,
+        publishTimeoutMs: options.publishTimeoutMs ?? 5_000,
+      }),
     );
     if (replayed === undefined) return false;
     const from = await untilDone(writerStopping.signal, 'outbox backlog read', async () => ({
@@ -154,6 +189,7 @@ export function createIngestPublisher(options: IngestPublisherOptions): IngestPu
     }));
     if (from === undefined) return false;
     pruneSpoolProgress(db, instance).catch((err: unknown) => log.warn({ err }, 'spool progress prune failed'));
+    runLastSeq = from.lastSeq;
     relay.start({
       lastSeq: from.lastSeq,
       backlog: { ...from.backlog, oldestAt: from.backlog.oldestAt?.getTime() },
@@ -207,16 +243,75 @@ export function createIngestPublisher(options: IngestPublisherOptions): IngestPu
     return staged.slice(0, n);
   }
 
+  /** How far the spool is acknowledged by INGEST or stored: what a replay may skip. */
+  function durable(): number {
+    const acked = relay.acked();
+    while (directRuns[0] !== undefined && directRuns[0].last <= acked) ackedTo = directRuns.shift()!.end;
+    return directRuns.length === 0 ? numberedAt : Math.max(storedTo, ackedTo);
+  }
+
+  /**
+   * Stores events Baileys handed over, a batch at a time, in order. While the relay keeps up, a
+   * spooled batch is only numbered (`numberBatch`, a small statement) and published from memory:
+   * the spool is what keeps it until INGEST acknowledges it. When the relay is failing or behind
+   * (`canTakeDirect`), when the seqs would not follow the numbered run, or when the spool could
+   * not be written, the batch is stored in the outbox instead, together with every direct entry
+   * still unacknowledged, which empties the numbered run.
+   */
   async function writeStaged(): Promise<void> {
     if (!(await started)) return;
-    while (staged.length > 0 && !writerStopping.signal.aborted) {
+    while ((staged.length > 0 || spillWanted) && !writerStopping.signal.aborted) {
       const batch = nextBatch();
       const to = batch[batch.length - 1]?.spoolEnd;
+      if (batch.length > 0 && to !== undefined && !spillWanted && relay.canTakeDirect(batch.length)) {
+        const from = numberedAt;
+        const consumedNow = durable();
+        const result = await untilDone(writerStopping.signal, 'seq allocation', () =>
+          numberBatch(db, instance, batch.length, { spool: spool.name, from, to, consumed: consumedNow, lastSeq: runLastSeq }),
+        );
+        if (result === undefined) return;
+        let range = result;
+        if (range === SPOOL_CONFLICT) {
+          const adopted = await adoptNumbered(batch.length, to);
+          if (adopted === false) return;
+          if (adopted === undefined) {
+            if (!(await resync())) return;
+            continue;
+          }
+          range = adopted;
+        }
+        if (range !== NOT_CONTIGUOUS) {
+          const first = range.first;
+          const entries = batch.map((e, i) => ({ seq: first + i, eventId: e.eventId, type: e.type, payload: e.payload }));
+          if (first !== runLastSeq + 1) {
+            // Someone allocated in between (allowed, the run being empty): their rows must be
+            // relayed before these, which the relay only does for stored entries.
+            if (!(await storeNumbered(entries, to))) return;
+            staged.splice(0, batch.length);
+            relay.stored(entries, range);
+            runLastSeq = range.last;
+            continue;
+          }
+          staged.splice(0, batch.length);
+          numberedAt = to;
+          runLastSeq = range.last;
+          persisted = Math.max(persisted, consumedNow);
+          directRuns.push({ last: range.last, end: to });
+          relay.numbered(entries, range);
+          continue;
+        }
+        // Someone else allocated since the run's last seq: store this batch (and the run) instead.
+      }
+      spillWanted = false;
+      const pending = relay.unackedDirect();
+      if (batch.length === 0 && pending.length === 0) continue;
       const deleteUpto = relay.deletable();
-      const from = consumed;
+      const from = numberedAt;
+      const advance = to ?? (batch.length === 0 ? numberedAt : undefined);
       const result = await untilDone(writerStopping.signal, 'outbox write', () =>
         storeInOutbox(db, instance, batch, {
-          ...(to !== undefined ? { spool: { spool: spool.name, from, to } } : {}),
+          ...(pending.length > 0 ? { numbered: pending } : {}),
+          ...(advance !== undefined ? { spool: { spool: spool.name, from, to: advance } } : {}),
           ...(deleteUpto !== undefined ? { deleteUpto } : {}),
         }),
       );
@@ -225,18 +320,88 @@ export function createIngestPublisher(options: IngestPublisherOptions): IngestPu
         if (!(await resync())) return;
         continue;
       }
+      if (pending.length > 0) {
+        relay.directStored();
+        log.info({ count: pending.length }, 'unacknowledged events stored in the outbox');
+      }
       staged.splice(0, batch.length);
-      if (to !== undefined) consumed = to;
+      if (advance !== undefined) {
+        numberedAt = storedTo = persisted = advance;
+        directRuns = [];
+        runLastSeq = result.last;
+      }
       if (deleteUpto !== undefined) relay.deleted(deleteUpto);
-      const entries: OutboxEntry[] = batch.map((e, i) => ({
-        seq: result.first + i,
-        eventId: e.eventId,
-        type: e.type,
-        payload: e.payload,
-      }));
-      relay.stored(entries, result);
-      if (staged.length === 0 && spool.rotateIfConsumed(consumed)) consumed = 0;
+      if (batch.length > 0) {
+        const entries: OutboxEntry[] = batch.map((e, i) => ({
+          seq: result.first + i,
+          eventId: e.eventId,
+          type: e.type,
+          payload: e.payload,
+        }));
+        relay.stored(entries, result);
+      }
     }
+  }
+
+  /**
+   * Stores `entries`, numbered up to `to` already, with whatever direct entries are unacknowledged,
+   * at their own seqs; the spool's run is empty after it. False when stopping.
+   */
+  async function storeNumbered(entries: OutboxEntry[], to: number): Promise<boolean> {
+    const pending = relay.unackedDirect();
+    const result = await untilDone(writerStopping.signal, 'outbox write', () =>
+      storeInOutbox(db, instance, [], { numbered: [...pending, ...entries], spool: { spool: spool.name, from: to, to } }),
+    );
+    if (result === undefined) return false;
+    if (result === SPOOL_CONFLICT) throw new Error(`spool ${spool.name} moved past ${to} under its writer`);
+    relay.directStored();
+    numberedAt = storedTo = persisted = to;
+    directRuns = [];
+    return true;
+  }
+
+  /**
+   * A numbering statement answered SPOOL_CONFLICT: if it was this batch's own, committed with its
+   * answer lost, the progress row says so and the batch takes the seqs it got (undefined: it was
+   * not; false: stopping).
+   */
+  async function adoptNumbered(count: number, to: number): Promise<SeqRange | undefined | false> {
+    const facts = await untilDone(writerStopping.signal, 'spool offset read', () => spoolProgress(db, instance, spool.name));
+    if (facts === undefined) return false;
+    if (facts.numbered !== to) return undefined;
+    return { first: facts.numberedLastSeq - count + 1, last: facts.numberedLastSeq };
+  }
+
+  /**
+   * When the relay or the writer has nothing left: a spool fully acknowledged and large is
+   * replaced by a fresh file; otherwise how far it is acknowledged is recorded, at most once a
+   * second (the next numbering statement records it too). Only for a replay's sake: what it
+   * covers is not published again after a crash.
+   */
+  function idleCheckpoint(): void {
+    if (writer !== undefined || staged.length > 0 || closed) return;
+    const upto = durable();
+    if (upto === spool.size() && directRuns.length === 0 && !checkpointing && spool.rotateIfConsumed(upto)) {
+      numberedAt = storedTo = ackedTo = persisted = 0;
+      return;
+    }
+    if (upto <= persisted || checkpointTimer !== undefined) return;
+    checkpointTimer = setTimeout(() => {
+      checkpointTimer = undefined;
+      const at = durable();
+      if (at <= persisted || checkpointing || closed) return;
+      checkpointing = true;
+      const file = spool.name;
+      checkpointSpool(db, instance, file, at)
+        .then(() => {
+          if (spool.name === file) persisted = Math.max(persisted, at);
+        })
+        .catch((err: unknown) => log.warn({ err }, 'spool checkpoint failed; the next one covers it'))
+        .finally(() => {
+          checkpointing = false;
+        });
+    }, CHECKPOINT_EVERY_MS);
+    checkpointTimer.unref();
   }
 
   /**
@@ -246,17 +411,22 @@ export function createIngestPublisher(options: IngestPublisherOptions): IngestPu
    */
   async function resync(): Promise<boolean> {
     const facts = await untilDone(writerStopping.signal, 'spool offset read', async () => ({
-      now: await spoolConsumed(db, instance, spool.name),
+      progress: await spoolProgress(db, instance, spool.name),
       last: await lastSeq(db, instance),
     }));
     if (facts === undefined) return false;
+    const now = facts.progress.numbered;
     let dropped = 0;
-    while (staged[0]?.spoolEnd !== undefined && staged[0].spoolEnd <= facts.now) {
+    while (staged[0]?.spoolEnd !== undefined && staged[0].spoolEnd <= now) {
       staged.shift();
       dropped++;
     }
-    log.warn({ spool: spool.name, from: consumed, now: facts.now, dropped }, 'spool already stored up to here; reading those events back');
-    consumed = facts.now;
+    log.warn({ spool: spool.name, from: numberedAt, now, dropped }, 'spool already stored up to here; reading those events back');
+    // A store statement moves both offsets together: what was pending direct is stored too.
+    relay.directStored();
+    numberedAt = storedTo = persisted = now;
+    directRuns = [];
+    runLastSeq = facts.last;
     relay.storedUnseen(facts.last, dropped);
     return true;
   }
@@ -267,8 +437,11 @@ export function createIngestPublisher(options: IngestPublisherOptions): IngestPu
       .catch((err: unknown) => log.error({ err }, 'outbox writer failed'))
       .finally(() => {
         writer = undefined;
-        if (staged.length > 0 && !writerStopping.signal.aborted) startWriter();
-        else if (staged.length === 0) for (const resolve of storedWaiters.splice(0)) resolve();
+        if ((staged.length > 0 || spillWanted) && !writerStopping.signal.aborted) startWriter();
+        else if (staged.length === 0) {
+          for (const resolve of storedWaiters.splice(0)) resolve();
+          idleCheckpoint();
+        }
       });
   }
 
@@ -307,8 +480,15 @@ export function createIngestPublisher(options: IngestPublisherOptions): IngestPu
     async close() {
       if (closed) return 0;
       closed = true;
+      clearTimeout(checkpointTimer);
       relayStopping.abort();
       await relay.stopped();
+      // Published but unacknowledged events exist only here and in the spool: store them, so the
+      // next owner (maybe another replica, another disk) relays them.
+      if (relay.unackedDirect().length > 0) {
+        spillWanted = true;
+        startWriter();
+      }
       if (writer !== undefined) {
         const grace = setTimeout(() => writerStopping.abort(), closeGraceMs);
         await stored();
@@ -326,6 +506,10 @@ export function createIngestPublisher(options: IngestPublisherOptions): IngestPu
           { count: lost, unspooled },
           'ingest publisher closed before these events reached the outbox; the spool keeps them for a replay',
         );
+      }
+      const consumed = durable();
+      if (consumed < spool.size() && consumed > persisted) {
+        await checkpointSpool(db, instance, spool.name, consumed).catch((err: unknown) => log.warn({ err }, 'spool checkpoint failed'));
       }
       spool.close(consumed);
       const waiting = relay.waiting();

@@ -38,7 +38,7 @@ export function captureMetrics(registry: Registry): CaptureMetrics {
   // set on writes would go stale exactly when the relay is stuck.
   const outboxSize: Gauge<'tenant' | 'instance'> = new Gauge({
     name: 'capture_outbox_size',
-    help: 'Events in the durable Postgres outbox waiting for an INGEST acknowledgement',
+    help: 'Captured events waiting for an INGEST acknowledgement: published from the local spool, or stored in the Postgres outbox while NATS is failing',
     labelNames: ['tenant', 'instance'],
     registers: [registry],
     collect() {

@@ -43,6 +43,12 @@ export interface OutboxRelayOptions extends InstancePublishing {
   recheckMs?: number;
   /** Whether the writer has an outbox statement in flight (its seqs are not foreign). */
   writerBusy: () => boolean;
+  /** Most direct entries (published without being stored) awaiting their PubAck at once. */
+  directCap?: number;
+  /** Called each time the relay has nothing left to send (everything handed is acknowledged). */
+  onIdle?: () => void;
+  /** Called when a publish fails (the relay then waits and re-sends): direct entries should be stored. */
+  onFailing?: () => void;
 }
 
 /** What the outbox held when the relay started (left by a previous owner or a crash). */
@@ -57,6 +63,19 @@ export interface OutboxRelay {
   start(from: RelayStart): void;
   /** The writer stored `entries` as `range` (in memory still, so usually no read-back). */
   stored(entries: readonly OutboxEntry[], range: SeqRange): void;
+  /** Whether `count` more entries may be published straight from memory (see `numbered`). */
+  canTakeDirect(count: number): boolean;
+  /**
+   * The writer numbered `entries` as `range` without storing them: they are published from
+   * memory and never dropped from it. Only when `canTakeDirect` said so.
+   */
+  numbered(entries: readonly OutboxEntry[], range: SeqRange): void;
+  /** The direct entries not yet acknowledged, in seq order (what a spill must store). */
+  unackedDirect(): OutboxEntry[];
+  /** The writer stored every entry `unackedDirect` returned: they are outbox rows now. */
+  directStored(): void;
+  /** The highest seq acknowledged so far (every one below it too). */
+  acked(): number;
   /** `count` of the writer's events are stored at seqs up to `upto` it did not see: read them back. */
   storedUnseen(upto: number, count: number): void;
   /** Entries up to this seq may be deleted from the outbox (undefined: nothing new). */
@@ -112,6 +131,10 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   let handedUpto = 0;
   let ackedUpto = 0;
   let deletedUpto = 0;
+  // The highest acknowledged seq that is an outbox row (direct entries are not): what to delete.
+  let storedAckedUpto = 0;
+  // Publish failures since the last success: no direct entries are taken while there are any.
+  let failing = 0;
   // Seq ranges other processes stored (spool replays), counted when read back.
   const foreign: SeqRange[] = [];
   let ready: OutboxEntry[] = [];
@@ -157,6 +180,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   let ackedSinceFlush = 0;
   function acknowledged(entry: OutboxEntry, result: PublishResult): void {
     ackedUpto = entry.seq;
+    if (entry.direct !== true) storedAckedUpto = entry.seq;
     ackedSinceFlush++;
     let counter = capturedByType.get(entry.type);
     if (counter === undefined) {
@@ -197,9 +221,9 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   }
 
   function deleteInBackground(): void {
-    if (deleting || ackedUpto <= deletedUpto) return;
+    if (deleting || storedAckedUpto <= deletedUpto) return;
     deleting = true;
-    const upto = ackedUpto;
+    const upto = storedAckedUpto;
     deleteFromOutbox(db, instance, upto).then(
       () => {
         deletedUpto = Math.max(deletedUpto, upto);
@@ -256,6 +280,8 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     ready = [...retry, ...ready.slice(readyHead)];
     readyHead = 0;
     metrics.publishFailures.inc(labels);
+    failing = attempt;
+    options.onFailing?.();
     const delayMs = backoffDelay(attempt, options.backoff);
     log.warn(
       { err: failed && !failed.ok ? failed.err : undefined, attempt, delayMs, seq: retry[0]?.seq },
@@ -287,6 +313,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         flushAcks();
         deleteInBackground();
         for (const resolve of drainWaiters.splice(0)) resolve();
+        options.onIdle?.();
         if (signal.aborted) break; // its poke came while the loop was busy
         const recheck = setTimeout(poke, options.recheckMs ?? 60_000);
         await new Promise<void>((resolve) => (wake = resolve));
@@ -312,16 +339,22 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         continue;
       }
       failures = 0;
+      failing = 0;
       if (ackedSinceFlush >= window) flushAcks();
-      if (ackedUpto - deletedUpto >= options.readBatch * 4) deleteInBackground();
+      if (storedAckedUpto - deletedUpto >= options.readBatch * 4) deleteInBackground();
     }
-    // Stopping: what is in flight settles, and what landed is counted as acknowledged.
+    // Stopping: what is in flight settles, and what landed is counted as acknowledged. The rest
+    // goes back in front of `ready`, in order: direct entries among it must still be stored.
     const outcomes = await Promise.all(inflight.map((f) => f.outcome));
+    let settled = 0;
     for (const [i, f] of inflight.entries()) {
       const outcome = outcomes[i];
       if (!outcome?.ok) break;
       acknowledged(f.entry, outcome.result);
+      settled++;
     }
+    ready = [...inflight.slice(settled).map((f) => f.entry), ...ready.slice(readyHead)];
+    readyHead = 0;
     inflight = [];
     flushAcks();
   }
@@ -341,7 +374,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       // State first, synchronously: the writer may report its first batch before the loop runs.
       storedUpto = from.lastSeq;
       handedUpto = from.backlog.size > 0 ? from.backlog.firstSeq - 1 : storedUpto;
-      ackedUpto = deletedUpto = handedUpto;
+      ackedUpto = deletedUpto = storedAckedUpto = handedUpto;
       if (from.backlog.size > 0) {
         waiting += from.backlog.size;
         pendingGauge.inc(from.backlog.size);
@@ -367,13 +400,47 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       batches.push({ lastSeq: range.last, at: Date.now() });
       poke();
     },
+    canTakeDirect(count) {
+      return (
+        !signal.aborted &&
+        failing === 0 &&
+        handedUpto === storedUpto &&
+        foreign.length === 0 &&
+        readyCount() + inflight.length + count <= (options.directCap ?? window * 4)
+      );
+    },
+    numbered(entries, range) {
+      if (range.first !== storedUpto + 1 || handedUpto !== storedUpto) {
+        // The writer checks canTakeDirect first; anything else would lose these entries.
+        throw new Error(`direct entries ${range.first}–${range.last} do not follow ${storedUpto} (handed ${handedUpto})`);
+      }
+      for (const entry of entries) {
+        entry.direct = true;
+        ready.push(entry);
+      }
+      storedUpto = handedUpto = range.last;
+      waiting += entries.length;
+      batches.push({ lastSeq: range.last, at: Date.now() });
+      poke();
+    },
+    unackedDirect() {
+      const out: OutboxEntry[] = [];
+      for (const f of inflight) if (f.entry.direct === true && f.entry.seq > ackedUpto) out.push(f.entry);
+      for (let i = readyHead; i < ready.length; i++) if (ready[i]!.direct === true) out.push(ready[i]!);
+      return out;
+    },
+    directStored() {
+      for (const f of inflight) f.entry.direct = false;
+      for (let i = readyHead; i < ready.length; i++) ready[i]!.direct = false;
+    },
+    acked: () => ackedUpto,
     storedUnseen(upto, count) {
       storedUpto = Math.max(storedUpto, upto);
       waiting += count;
       batches.push({ lastSeq: upto, at: Date.now() });
       poke();
     },
-    deletable: () => (ackedUpto > deletedUpto ? ackedUpto : undefined),
+    deletable: () => (storedAckedUpto > deletedUpto ? storedAckedUpto : undefined),
     deleted(upto) {
       deletedUpto = Math.max(deletedUpto, upto);
     },

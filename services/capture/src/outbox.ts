@@ -8,6 +8,11 @@ export interface OutboxEntry {
   type: string;
   /** `encodeEnvelope` of the unsequenced event; `sequencedBytes` adds the seq when relaying. */
   payload: Uint8Array;
+  /**
+   * Published straight from the spool, not stored in the outbox (yet): it exists only there and
+   * in the relay's memory until INGEST acknowledges it.
+   */
+  direct?: boolean;
 }
 
 export interface UnstoredEntry {
@@ -16,7 +21,7 @@ export interface UnstoredEntry {
   payload: Uint8Array;
 }
 
-/** How far a batch moves its spool file's consumed offset (a compare-and-set from `from`). */
+/** How far a batch moves its spool file's offsets (a compare-and-set on `numbered` = `from`). */
 export interface SpoolAdvance {
   spool: string;
   from: number;
@@ -24,13 +29,22 @@ export interface SpoolAdvance {
 }
 
 export interface StoreOptions {
-  /** The spool the entries came from; the statement stores them only if the CAS holds. */
+  /**
+   * The spool the entries came from: the statement stores them only if the file's `numbered`
+   * offset is still `from`, and then moves both its offsets to `to` (everything before `to` is
+   * now acknowledged by INGEST or in the outbox).
+   */
   spool?: SpoolAdvance;
+  /**
+   * Events already numbered and published but not yet acknowledged (the spool's numbered run),
+   * stored at their own seqs before `entries` get new ones: how they survive NATS staying away.
+   */
+  numbered?: readonly OutboxEntry[];
   /** Also deletes the entries up to this seq (acknowledged by INGEST), in the same statement. */
   deleteUpto?: number;
 }
 
-/** `storeInOutbox`'s answer when the spool's consumed offset was not `from`: nothing was stored. */
+/** The answer when the spool's `numbered` offset was not `from`: nothing was stored or numbered. */
 export const SPOOL_CONFLICT = 'spool-conflict';
 
 /**
@@ -49,23 +63,31 @@ export async function storeInOutbox(
   entries: readonly UnstoredEntry[],
   options: StoreOptions = {},
 ): Promise<SeqRange | typeof SPOOL_CONFLICT> {
-  if (entries.length === 0) throw new RangeError('nothing to store in the outbox');
+  const numbered = options.numbered ?? [];
+  if (entries.length === 0 && numbered.length === 0) throw new RangeError('nothing to store in the outbox');
+  const bytes = (payload: Uint8Array): Buffer => Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
   const params: unknown[] = [
     instance,
     entries.length,
     entries.map((e) => e.eventId),
     entries.map((e) => e.type),
-    entries.map((e) => Buffer.from(e.payload.buffer, e.payload.byteOffset, e.payload.byteLength)),
+    entries.map((e) => bytes(e.payload)),
+    numbered.map((e) => e.seq),
+    numbered.map((e) => e.eventId),
+    numbered.map((e) => e.type),
+    numbered.map((e) => bytes(e.payload)),
   ];
   let gate = '';
   let allocate = ALLOCATE_SEQ_SQL;
   if (options.spool) {
     params.push(options.spool.spool, options.spool.from, options.spool.to);
-    // A fresh file has no row yet (from = 0); an existing row must still say `from`.
+    // A fresh file has no row yet (from = 0); an existing row must still say `from`. The upsert
+    // locks the row, so of two replayers racing over one file only one moves it and stores. Both
+    // offsets end at `to`: the numbered run is empty, so its last seq no longer matters.
     gate = `progress AS (
-       INSERT INTO :SCHEMA.capture_spool_progress AS p (instance, spool, consumed) VALUES ($1, $6, $8)
-       ON CONFLICT (instance, spool) DO UPDATE SET consumed = EXCLUDED.consumed, updated_at = now()
-       WHERE p.consumed = $7
+       INSERT INTO :SCHEMA.capture_spool_progress AS p (instance, spool, consumed, numbered) VALUES ($1, $10, $12, $12)
+       ON CONFLICT (instance, spool) DO UPDATE SET consumed = EXCLUDED.consumed, numbered = EXCLUDED.numbered, updated_at = now()
+       WHERE GREATEST(p.consumed, p.numbered) = $11
        RETURNING 1
      ),`;
     allocate = ALLOCATE_SEQ_GATED_SQL;
@@ -82,6 +104,10 @@ export async function storeInOutbox(
        INSERT INTO :SCHEMA.capture_outbox (instance, seq, event_id, type, payload)
        SELECT $1, alloc.last_seq - $2 + u.ord, u.id, u.type, u.payload
        FROM alloc, unnest($3::text[], $4::text[], $5::bytea[]) WITH ORDINALITY AS u(id, type, payload, ord)
+       UNION ALL
+       SELECT $1, n.seq, n.id, n.type, n.payload
+       FROM alloc, unnest($6::bigint[], $7::text[], $8::text[], $9::bytea[]) AS n(seq, id, type, payload)
+       ON CONFLICT (instance, seq) DO NOTHING
      )${prune}
      SELECT last_seq::text AS last_seq FROM alloc`,
     params,
@@ -94,13 +120,101 @@ export async function storeInOutbox(
   return { first: last - entries.length + 1, last };
 }
 
-/** How far `spool` of `instance` is stored in the outbox (0 for a spool never stored from). */
-export async function spoolConsumed(db: TenantQueryable, instance: string, spool: string): Promise<number> {
-  const result = await db.query<{ consumed: string }>(
-    `SELECT consumed::text AS consumed FROM :SCHEMA.capture_spool_progress WHERE instance = $1 AND spool = $2`,
+/**
+ * Where a spool file's runs end (see the migration 000009): all zero for a file never recorded.
+ * `numbered` is never below `consumed` (a row written by a capture from before the migration).
+ */
+export interface SpoolProgress {
+  consumed: number;
+  numbered: number;
+  numberedLastSeq: number;
+}
+
+export async function spoolProgress(db: TenantQueryable, instance: string, spool: string): Promise<SpoolProgress> {
+  const result = await db.query<{ consumed: string; numbered: string; numbered_last_seq: string }>(
+    `SELECT consumed::text AS consumed, GREATEST(consumed, numbered)::text AS numbered, numbered_last_seq::text AS numbered_last_seq
+       FROM :SCHEMA.capture_spool_progress WHERE instance = $1 AND spool = $2`,
     [instance, spool],
   );
-  return Number(result.rows[0]?.consumed ?? 0);
+  const row = result.rows[0];
+  return {
+    consumed: Number(row?.consumed ?? 0),
+    numbered: Number(row?.numbered ?? 0),
+    numberedLastSeq: Number(row?.numbered_last_seq ?? 0),
+  };
+}
+
+/** `numberBatch`'s answer when the seqs would not follow the spool's numbered run (see there). */
+export const NOT_CONTIGUOUS = 'not-contiguous';
+
+export interface NumberOptions {
+  spool: string;
+  /** The file's `numbered` offset as the writer left it (0 for a fresh file). */
+  from: number;
+  /** Where the batch's last record ends. */
+  to: number;
+  /** How far the file is acknowledged by INGEST or stored (moves `consumed`, never back). */
+  consumed: number;
+  /** The last seq of the numbered run this batch extends. */
+  lastSeq: number;
+}
+
+/**
+ * Allocates `count` seqs for a spooled batch that is published straight to INGEST, and records
+ * in the same statement that the spool's records up to `to` are numbered, the last one with
+ * the range's last seq. Nothing of the events goes to Postgres: until INGEST acknowledges them
+ * they exist in the spool and in memory, and a replay after a crash publishes them with these
+ * seqs (the migration 000009 explains the runs).
+ *
+ * Answers SPOOL_CONFLICT when the file's `numbered` offset is not `from` (an earlier attempt
+ * committed although its answer was lost), and NOT_CONTIGUOUS, allocating nothing, when the
+ * seqs would not follow `lastSeq` while the numbered run is not empty (`consumed` < `from`):
+ * someone else allocated in between (a spool replayed elsewhere), and the run's seqs must stay
+ * contiguous for a replay to know them. The caller then stores the batch in the outbox instead.
+ */
+export async function numberBatch(
+  db: TenantQueryable,
+  instance: string,
+  count: number,
+  options: NumberOptions,
+): Promise<SeqRange | typeof SPOOL_CONFLICT | typeof NOT_CONTIGUOUS> {
+  if (!Number.isInteger(count) || count < 1) throw new RangeError(`cannot number ${count} events`);
+  // The gate reads the row without locking it: a live spool file has one writer (replayers only
+  // take dead files), and this only guards that writer's retry after a lost answer.
+  const result = await db.query<{ last_seq: string | null; gated: boolean }>(
+    `WITH progress AS (
+       SELECT 1 WHERE COALESCE((SELECT GREATEST(consumed, numbered) FROM :SCHEMA.capture_spool_progress WHERE instance = $1 AND spool = $3), 0) = $4
+     ), alloc AS (
+       INSERT INTO :SCHEMA.instance_sequences AS s (instance, last_seq)
+       SELECT $1, $2 FROM progress
+       ON CONFLICT (instance) DO UPDATE SET last_seq = s.last_seq + EXCLUDED.last_seq
+       WHERE s.last_seq = $7 OR $6 >= $4
+       RETURNING last_seq
+     ), advanced AS (
+       INSERT INTO :SCHEMA.capture_spool_progress AS p (instance, spool, consumed, numbered, numbered_last_seq)
+       SELECT $1, $3, $6, $5, last_seq FROM alloc
+       ON CONFLICT (instance, spool) DO UPDATE
+         SET consumed = GREATEST(p.consumed, EXCLUDED.consumed), numbered = EXCLUDED.numbered,
+             numbered_last_seq = EXCLUDED.numbered_last_seq, updated_at = now()
+     )
+     SELECT (SELECT last_seq::text FROM alloc) AS last_seq, EXISTS (SELECT 1 FROM progress) AS gated`,
+    [instance, count, options.spool, options.from, options.to, options.consumed, options.lastSeq],
+  );
+  const row = result.rows[0];
+  if (!row?.gated) return SPOOL_CONFLICT;
+  if (row.last_seq === null) return NOT_CONTIGUOUS;
+  const last = Number(row.last_seq);
+  if (!Number.isSafeInteger(last)) throw new Error(`instance_sequences returned no usable last_seq for ${instance}`);
+  return { first: last - count + 1, last };
+}
+
+/** Records that `spool` is acknowledged up to `consumed` (never moving it back or past `numbered`). */
+export async function checkpointSpool(db: TenantQueryable, instance: string, spool: string, consumed: number): Promise<void> {
+  await db.query(
+    `UPDATE :SCHEMA.capture_spool_progress SET consumed = $3, updated_at = now()
+      WHERE instance = $1 AND spool = $2 AND consumed < $3 AND GREATEST(consumed, numbered) >= $3`,
+    [instance, spool, consumed],
+  );
 }
 
 /**

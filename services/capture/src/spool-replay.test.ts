@@ -5,9 +5,9 @@ import { makeEventBuffer } from '@whiskeysockets/baileys';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forTenant, type Pool } from '@switchyard/db';
-import { ensureStreams } from '@switchyard/nats';
+import { ensureStreams, publishEvent } from '@switchyard/nats';
 import { createMetricsRegistry } from '@switchyard/runtime';
-import { encodeEnvelope, parseEnvelope, STREAMS, type EventEnvelope } from '@switchyard/schema';
+import { encodeEnvelope, ingestSubject, parseEnvelope, STREAMS, type EventEnvelope } from '@switchyard/schema';
 import {
   createTestPool,
   createTestTenant,
@@ -19,7 +19,7 @@ import { attachCaptureAdapter } from './baileys-adapter.ts';
 import { createBatchMapper } from './mappers/batch-mapper.ts';
 import type { UnsequencedEvent } from './captured-event.ts';
 import { captureMetrics } from './metrics.ts';
-import { outboxBacklog, storeInOutbox } from './outbox.ts';
+import { NOT_CONTIGUOUS, numberBatch, outboxBacklog, sequencedBytes, SPOOL_CONFLICT, spoolProgress, storeInOutbox } from './outbox.ts';
 import { lastSeq } from './sequence.ts';
 import { deadSpools, openSpool, type SpoolEntry } from './spool.ts';
 import { createIngestPublisher } from './ingest-publisher.ts';
@@ -75,6 +75,36 @@ describe('local spool', () => {
     return out;
   }
 
+  /**
+   * A new owner of `instance` starts (replaying what its spool dir holds), captures `count` more
+   * messages and stops; INGEST must then hold `before` and those, in order, once each, with seqs
+   * 1, 2, 3 …
+   */
+  async function newOwnerCaptures(instance: string, prefix: string, count: number, before: string[]): Promise<void> {
+    const ev = makeEventBuffer(silentLogger);
+    const adapter = attachCaptureAdapter({
+      ev,
+      tenant: tenant.tenant,
+      instance,
+      js: nc.jetstream(),
+      db: forTenant(pool, tenant.tenant),
+      logger: silentLogger,
+      metrics: captureMetrics(createMetricsRegistry('capture')),
+      spool: { dir, fsync: 'never' },
+      publishWindow: 8,
+    });
+    const more = Array.from({ length: count }, (_, i) => `${prefix}-${i + 1}`);
+    try {
+      for (const id of more) ev.emit('messages.upsert', upsertWithId(id));
+      await adapter.idle();
+    } finally {
+      await adapter.close();
+    }
+    const events = await ingested(instance);
+    expect(events.map((e) => ('message_id' in e.data ? e.data.message_id : undefined))).toEqual([...before, ...more]);
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+  }
+
   it('replays exactly the spool tail a crash kept from the outbox: every event once, in order, seq continuing', async () => {
     const instance = 'crashed';
     const db = forTenant(pool, tenant.tenant);
@@ -95,28 +125,7 @@ describe('local spool', () => {
 
     // A new owner starts: it replays the 30 that never reached the outbox, relays all 50, then
     // what it captures itself.
-    const ev = makeEventBuffer(silentLogger);
-    const adapter = attachCaptureAdapter({
-      ev,
-      tenant: tenant.tenant,
-      instance,
-      js: nc.jetstream(),
-      db,
-      logger: silentLogger,
-      metrics: captureMetrics(createMetricsRegistry('capture')),
-      spool: { dir, fsync: 'never' },
-      publishWindow: 8,
-    });
-    const more = Array.from({ length: 10 }, (_, i) => `spool-new-${i + 1}`);
-    try {
-      for (const id of more) ev.emit('messages.upsert', upsertWithId(id));
-      await adapter.idle();
-    } finally {
-      await adapter.close();
-    }
-    const events = await ingested(instance);
-    expect(events.map((e) => ('message_id' in e.data ? e.data.message_id : undefined))).toEqual([...ids, ...more]);
-    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    await newOwnerCaptures(instance, 'spool-new', 10, ids);
     expect(await lastSeq(db, instance)).toBe(60);
     expect((await outboxBacklog(db, instance)).size).toBe(0);
     // Replayed, then the new owner's own spool consumed and closed: nothing left on disk.
@@ -124,8 +133,51 @@ describe('local spool', () => {
     expect(left).toEqual([]);
   }, 60_000);
 
-  it("relays a spool another replica replayed into an instance this one runs, after its own events and before its next", async () => {
-    const instance = 'owned-here';
+  it("republishes a dead writer's numbered run with its own seqs and stores the rest: every event once, seq contiguous", async () => {
+    const instance = 'numbered-run';
+    const db = forTenant(pool, tenant.tenant);
+    const js = nc.jetstream();
+    const ids = Array.from({ length: 30 }, (_, i) => `run-${i + 1}`);
+    // The dead writer: spooled 30, numbered the first 20 in two batches (publishing them from
+    // memory, never storing them), got 12 onto INGEST, recorded 5 as acknowledged, and died.
+    const spool = openSpool({ dir, fsync: 'never' }, tenant.tenant, instance);
+    const entries = mapped(instance, ids);
+    const ends = spool.append(entries);
+    expect(await numberBatch(db, instance, 10, { spool: spool.name, from: 0, to: ends[9]!, consumed: 0, lastSeq: 0 })).toEqual({ first: 1, last: 10 });
+    expect(await numberBatch(db, instance, 10, { spool: spool.name, from: ends[9]!, to: ends[19]!, consumed: ends[4]!, lastSeq: 10 })).toEqual({ first: 11, last: 20 });
+    for (const [i, entry] of entries.slice(0, 12).entries()) {
+      await publishEvent(js, ingestSubject(tenant.tenant, instance, entry.type), sequencedBytes({ ...entry, seq: i + 1 }), { msgId: entry.eventId });
+    }
+    spool.close(ends[4]!);
+    expect(deadSpools(dir, tenant.tenant, instance)).toHaveLength(1);
+
+    // A new owner: the run (6–20) goes out again with its seqs, 6–12 as duplicates; 21–30 get
+    // seqs in the outbox; then its own events follow.
+    await newOwnerCaptures(instance, 'run-new', 5, ids);
+    expect((await outboxBacklog(db, instance)).size).toBe(0);
+  }, 60_000);
+
+  it('numbers a batch only after the run it extends, and says so when someone else allocated in between', async () => {
+    const instance = 'not-contiguous';
+    const db = forTenant(pool, tenant.tenant);
+    const spool = openSpool({ dir, fsync: 'never' }, tenant.tenant, instance);
+    const ends = spool.append(mapped(instance, ['nc-1', 'nc-2', 'nc-3', 'nc-4']));
+    expect(await numberBatch(db, instance, 2, { spool: spool.name, from: 0, to: ends[1]!, consumed: 0, lastSeq: 0 })).toEqual({ first: 1, last: 2 });
+    // A replay elsewhere takes seq 3 while 1–2 are unacknowledged: 4–5 would not follow the run.
+    await storeInOutbox(db, instance, mapped(instance, ['elsewhere-1']));
+    expect(await numberBatch(db, instance, 2, { spool: spool.name, from: ends[1]!, to: ends[3]!, consumed: 0, lastSeq: 2 })).toBe(NOT_CONTIGUOUS);
+    // The same retried as if its answer had been lost: the offset no longer says `from`.
+    expect(await numberBatch(db, instance, 2, { spool: spool.name, from: 0, to: ends[1]!, consumed: 0, lastSeq: 0 })).toBe(SPOOL_CONFLICT);
+    // Once 1–2 are acknowledged the run is empty and any seqs do.
+    expect(await numberBatch(db, instance, 2, { spool: spool.name, from: ends[1]!, to: ends[3]!, consumed: ends[1]!, lastSeq: 2 })).toEqual({ first: 4, last: 5 });
+    expect(await spoolProgress(db, instance, spool.name)).toEqual({ consumed: ends[1]!, numbered: ends[3]!, numberedLastSeq: 5 });
+    spool.close(ends[3]!);
+  });
+
+  it.each([
+    ['noticed while idle', 'owned-here', 200],
+    ['found by its next batch', 'owned-busy', 60_000],
+  ])("relays a spool another replica replayed into an instance this one runs, after its own events and before its next (%s)", async (_when, instance, recheckMs) => {
     const db = forTenant(pool, tenant.tenant);
     const events = (ids: string[]): UnsequencedEvent[] =>
       mapped(instance, ids).map((e) => JSON.parse(Buffer.from(e.payload).toString()) as UnsequencedEvent);
@@ -137,7 +189,7 @@ describe('local spool', () => {
       logger: silentLogger,
       metrics: captureMetrics(createMetricsRegistry('capture')),
       spool: { dir, fsync: 'never' },
-      recheckMs: 200,
+      recheckMs,
     });
     try {
       publisher.enqueue(events(['own-1', 'own-2', 'own-3']));
@@ -150,13 +202,15 @@ describe('local spool', () => {
       await recoverSpools({
         dir: elsewhere,
         pool,
+        js: nc.jetstream(),
         tenants: [tenant.tenant],
         logger: silentLogger,
         metrics: captureMetrics(createMetricsRegistry('capture')),
       });
       rmSync(elsewhere, { recursive: true, force: true });
-      // The idle owner notices the seqs it did not allocate and relays them.
-      const deadline = Date.now() + 10_000;
+      // The idle owner notices the seqs it did not allocate and relays them; or, not looking for
+      // a minute, its next batch's seqs come after them and it reads them back first.
+      const deadline = Date.now() + (recheckMs < 1_000 ? 10_000 : 0);
       while ((await ingested(instance)).length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       publisher.enqueue(events(['own-4']));
       await publisher.idle();
@@ -186,7 +240,7 @@ describe('local spool', () => {
     const [file] = deadSpools(dir, tenant.tenant, instance);
     if (file === undefined) throw new Error('no dead spool');
     const options = { maxBatch: 7, logger: silentLogger };
-    const counts = await Promise.all([replaySpool(db, file, options), replaySpool(db, file, options)]);
+    const counts = await Promise.all([replaySpool(db, nc.jetstream(), file, options), replaySpool(db, nc.jetstream(), file, options)]);
     expect(counts[0] + counts[1]).toBe(120);
     const rows = await db.query<{ event_id: string; seq: string }>(
       `SELECT o.event_id, o.seq::text AS seq FROM :SCHEMA.capture_outbox o WHERE o.instance = $1 ORDER BY o.seq`,
