@@ -283,7 +283,7 @@ export function createIngestPublisher(options: IngestPublisherOptions): IngestPu
         if (range !== NOT_CONTIGUOUS) {
           const first = range.first;
           const entries = batch.map((e, i) => ({ seq: first + i, eventId: e.eventId, type: e.type, payload: e.payload }));
-          if (first !== runLastSeq + 1) {
+          if (first !== relay.nextSeq()) {
             // Someone allocated in between (allowed, the run being empty): their rows must be
             // relayed before these, which the relay only does for stored entries.
             if (!(await storeNumbered(entries, to))) return;
@@ -328,8 +328,9 @@ export function createIngestPublisher(options: IngestPublisherOptions): IngestPu
       if (advance !== undefined) {
         numberedAt = storedTo = persisted = advance;
         directRuns = [];
-        runLastSeq = result.last;
       }
+      // An empty batch allocated nothing: `result.last` may then be someone else's seq.
+      if (batch.length > 0) runLastSeq = result.last;
       if (deleteUpto !== undefined) relay.deleted(deleteUpto);
       if (batch.length > 0) {
         const entries: OutboxEntry[] = batch.map((e, i) => ({

@@ -76,6 +76,8 @@ export interface OutboxRelay {
   directStored(): void;
   /** The highest seq acknowledged so far (every one below it too). */
   acked(): number;
+  /** The seq `numbered` takes next: anything else must go through `stored`. */
+  nextSeq(): number;
   /** `count` of the writer's events are stored at seqs up to `upto` it did not see: read them back. */
   storedUnseen(upto: number, count: number): void;
   /** Entries up to this seq may be deleted from the outbox (undefined: nothing new). */
@@ -434,6 +436,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       for (let i = readyHead; i < ready.length; i++) ready[i]!.direct = false;
     },
     acked: () => ackedUpto,
+    nextSeq: () => storedUpto + 1,
     storedUnseen(upto, count) {
       storedUpto = Math.max(storedUpto, upto);
       waiting += count;
