@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -22,6 +22,7 @@ import { attachCaptureAdapter } from './baileys-adapter.ts';
 import { createIngestBatcher } from './ingest-batcher.ts';
 import { captureMetrics } from './metrics.ts';
 import { outboxBacklog } from './outbox.ts';
+import { lastSeq } from './sequence.ts';
 import { readStream, silentLogger, upsertWithId } from './test-support.ts';
 
 
@@ -105,6 +106,61 @@ describe('durable outbox', () => {
     expectInOrderOnce(await ingested('outage'), ids);
     expect((await outboxBacklog(forTenant(pool, tenant.tenant), 'outage')).size).toBe(0);
   }, 90_000);
+
+  it('stores what is published but unacknowledged when a publisher closes with NATS away, for the next owner to relay', async () => {
+    const instance = 'handover';
+    const db = forTenant(pool, tenant.tenant);
+    const ids: string[] = [];
+    const owner = (dir: string) => {
+      const ev = makeEventBuffer(silentLogger);
+      const adapter = attachCaptureAdapter({
+        ev,
+        tenant: tenant.tenant,
+        instance,
+        js: nc.jetstream(),
+        db,
+        logger: silentLogger,
+        metrics: captureMetrics(createMetricsRegistry('capture')),
+        spool: { dir, fsync: 'never' },
+        publishTimeoutMs: 1_000,
+        backoff: { initialMs: 100, maxMs: 500 },
+      });
+      const emit = (n: number): void => {
+        for (let i = 0; i < n; i++) {
+          const id = `handover-${ids.length + 1}`;
+          ids.push(id);
+          ev.emit('messages.upsert', upsertWithId(id));
+        }
+      };
+      return { adapter, emit };
+    };
+    const dirA = mkdtempSync(join(tmpdir(), 'capture-handover-a-'));
+    const dirB = mkdtempSync(join(tmpdir(), 'capture-handover-b-'));
+    const a = owner(dirA);
+    a.emit(40);
+    await a.adapter.idle();
+    await server.kill();
+    // Numbered and published (straight from memory), never acknowledged: NATS is gone.
+    a.emit(30);
+    while ((await lastSeq(db, instance)) < 70) await new Promise((r) => setTimeout(r, 10));
+    expect(await a.adapter.close()).toBe(0);
+    // Closing stored them: nothing depends on this replica's spool any more.
+    expect((await outboxBacklog(db, instance)).size).toBe(30);
+    expect(readdirSync(dirA, { recursive: true }).filter((f) => String(f).endsWith('.spool'))).toEqual([]);
+    await server.restart();
+    // Another replica (its own disk) takes the instance over and relays them before its own.
+    const b = owner(dirB);
+    try {
+      b.emit(10);
+      await b.adapter.idle();
+    } finally {
+      await b.adapter.close();
+    }
+    expectInOrderOnce(await ingested(instance), ids);
+    expect((await outboxBacklog(db, instance)).size).toBe(0);
+    rmSync(dirA, { recursive: true, force: true });
+    rmSync(dirB, { recursive: true, force: true });
+  }, 60_000);
 
   it('loses nothing when capture is SIGKILLed mid-stream, and seq continues after the restart', async () => {
     const spoolDir = mkdtempSync(join(tmpdir(), 'capture-kill-spool-'));
