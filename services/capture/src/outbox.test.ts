@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, connect as connectTcp, type AddressInfo, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { makeEventBuffer } from '@whiskeysockets/baileys';
 import { connect, type NatsConnection } from 'nats';
@@ -14,6 +15,7 @@ import {
   createTestPool,
   createTestTenant,
   startNatsServer,
+  TEST_DATABASE_URL,
   testServiceEnv,
   type NatsServer,
   type TestTenant,
@@ -106,6 +108,74 @@ describe('durable outbox', () => {
     expectInOrderOnce(await ingested('outage'), ids);
     expect((await outboxBacklog(forTenant(pool, tenant.tenant), 'outage')).size).toBe(0);
   }, 90_000);
+
+  it('keeps capturing while Postgres is unreachable (nothing gets a seq, so nothing goes out) and publishes everything in order once it is back', async () => {
+    // A TCP proxy in front of Postgres that the test can cut: every connection through it is
+    // dropped and new ones are refused until it opens again.
+    const target = new URL(TEST_DATABASE_URL);
+    const links = new Set<Socket>();
+    let open = true;
+    const proxy = createServer((client) => {
+      if (!open) return client.destroy();
+      const upstream = connectTcp(Number(target.port || 5432), target.hostname);
+      for (const socket of [client, upstream]) {
+        links.add(socket);
+        socket.on('error', () => socket.destroy());
+        socket.on('close', () => {
+          links.delete(socket);
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const via = new URL(TEST_DATABASE_URL);
+    via.hostname = '127.0.0.1';
+    via.port = String((proxy.address() as AddressInfo).port);
+    const cutPool = await createTestPool({ url: via.toString(), max: 2 });
+    const instance = 'pg-away';
+    const ids: string[] = [];
+    const ev = makeEventBuffer(silentLogger);
+    const adapter = attachCaptureAdapter({
+      ev,
+      tenant: tenant.tenant,
+      instance,
+      js: nc.jetstream(),
+      db: forTenant(cutPool, tenant.tenant),
+      logger: silentLogger,
+      metrics: captureMetrics(createMetricsRegistry('capture')),
+      backoff: { initialMs: 100, maxMs: 300 },
+    });
+    const emit = (n: number): void => {
+      for (let i = 0; i < n; i++) {
+        const id = `pg-away-${ids.length + 1}`;
+        ids.push(id);
+        ev.emit('messages.upsert', upsertWithId(id));
+      }
+    };
+    try {
+      emit(30);
+      await adapter.idle();
+      open = false;
+      for (const socket of links) socket.destroy();
+      for (let i = 0; i < 10; i++) {
+        emit(5);
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      // Without Postgres nothing gets a seq, so nothing new goes out.
+      expect(await ingested(instance)).toHaveLength(30);
+      expect(adapter.pending()).toBe(50);
+      open = true;
+      emit(20);
+      await adapter.idle();
+    } finally {
+      await adapter.close();
+      await cutPool.end();
+      proxy.close();
+    }
+    expectInOrderOnce(await ingested(instance), ids);
+  }, 60_000);
 
   it('stores what is published but unacknowledged when a publisher closes with NATS away, for the next owner to relay', async () => {
     const instance = 'handover';
