@@ -15,7 +15,7 @@ export interface CaptureMetrics {
   pending: Gauge<'tenant' | 'instance'>;
   skipped: Counter<'tenant' | 'instance' | 'reason'>;
   rawDropped: Counter<'tenant' | 'instance'>;
-  /** Atomic batches onto INGEST by outcome: stored, refused or unsure (both then sent one by one). */
+  /** Atomic batches onto INGEST by outcome: stored, or refused/unanswered (the rest then sent one by one). */
   ingestBatches: Counter<'outcome'>;
   /** Reports an instance's outbox on every scrape until the returned function is called. */
   trackOutbox(source: OutboxSource): () => void;
@@ -119,7 +119,7 @@ export function captureMetrics(registry: Registry): CaptureMetrics {
     }),
     ingestBatches: new Counter({
       name: 'capture_ingest_batches_total',
-      help: 'Atomic batches of events (all instances of this replica) published to INGEST, by outcome: stored, or refused/unsure and then published one event at a time',
+      help: 'Atomic batches of events (all instances of this replica) published to INGEST, by outcome: stored, or refused (or unanswered) with the rest of the turn then published one event at a time',
       labelNames: ['outcome'],
       registers: [registry],
     }),
