@@ -6,11 +6,12 @@
 // runs the same feed through Baileys' buffer, capture's mappers and the envelope encoding with
 // nothing published: the work any design of capture does per event, beside which
 // `floor_bound_publish_ratio` is the most a capture running on one thread could reach with one
-// acknowledged publish per event. The floor-atomic phase adds a sketch of the other way, every
-// instance's events of a turn published together as atomic batches (`floor_atomic_publish_ratio`).
-import { connect, type NatsConnection } from 'nats';
-import { announceTenant, ATOMIC_BATCH_MAX_MESSAGES, NATS_CLIENT_TUNING, publishAtomicBatch, type BatchMessage } from '@switchyard/nats';
-import { ingestSubject, STREAMS } from '@switchyard/schema';
+// acknowledged publish per event. The floor-atomic phase publishes the floor's events through
+// capture's own INGEST batcher (every instance's events of a turn as atomic batches), with no
+// spool and no seq statement (`floor_atomic_publish_ratio`).
+import { connect } from 'nats';
+import { announceTenant, NATS_CLIENT_TUNING } from '@switchyard/nats';
+import { ingestSubject } from '@switchyard/schema';
 import { createTestPool, createTestTenant, randomName, startNatsServer, testServiceEnv } from '@switchyard/testing';
 import { startCapture, type CaptureService } from '../services/capture/src/app.ts';
 import { loadCaptureConfig } from '../services/capture/src/config.ts';
@@ -19,6 +20,7 @@ import { testSockets } from '../services/capture/src/session-test-support.ts';
 import { simulatedEmitter, type SimulatedEmitter } from '../services/capture/src/simulated-emitter.ts';
 import { fixture, silentLogger, upsertWithId } from '../services/capture/src/test-support.ts';
 import { createBatchMapper } from '../services/capture/src/mappers/batch-mapper.ts';
+import { createIngestBatcher, type IngestBatcher } from '../services/capture/src/ingest-batcher.ts';
 import type { UnsequencedEvent } from '../services/capture/src/captured-event.ts';
 import { forTenant } from '@switchyard/db';
 import { numberArg, rawJetStreamPublishRate, ratio, round, runBench, type BenchArgs } from './lib/mod.ts';
@@ -68,10 +70,11 @@ async function measure(capture: CaptureService, tenant: string, instances: numbe
  * envelope's JSON bytes, and no further: no spool, no outbox, no publish. What is left of
  * capture's cost once its delivery machinery is taken away.
  */
-async function floor(instances: number, perInstance: number, prefix: string, publisher?: BatchPublisher) {
+async function floor(instances: number, perInstance: number, prefix: string, ingest?: IngestBatcher) {
   const emitters = Array.from({ length: instances }, () => simulatedEmitter());
   let mapped = 0;
   let bytes = 0;
+  const published: Promise<unknown>[] = [];
   const stops = emitters.map((ev, i) => {
     const map = createBatchMapper({ tenant: 'floor', instance: `${prefix}-${i}`, self: undefined, historyPartBytes: undefined });
     return ev.process((batch) => {
@@ -88,7 +91,7 @@ async function floor(instances: number, perInstance: number, prefix: string, pub
       for (const event of events) {
         const data = Buffer.from(JSON.stringify(event));
         bytes += data.byteLength;
-        publisher?.add({ subject: ingestSubject(event.tenant, event.instance, event.type), data, msgId: event.id });
+        if (ingest) published.push(ingest.publish(ingestSubject(event.tenant, event.instance, event.type), data, event.id, 5_000));
       }
       mapped += events.length;
     });
@@ -98,7 +101,7 @@ async function floor(instances: number, perInstance: number, prefix: string, pub
   await feed(emitters, perInstance, prefix);
   // Baileys' buffer hands a batch over on a later tick; wait for the last one.
   while (mapped < instances * perInstance) await new Promise((r) => setImmediate(r));
-  await publisher?.settled();
+  await Promise.all(published);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const used = process.cpuUsage(cpu);
   for (const stop of stops) stop();
@@ -107,55 +110,6 @@ async function floor(instances: number, perInstance: number, prefix: string, pub
     seconds: round(seconds),
     cpu_us_per_event: round((used.user + used.system) / mapped, 1),
     bytes_per_event: Math.round(bytes / mapped),
-  };
-}
-
-interface BatchPublisher {
-  add(message: BatchMessage): void;
-  /** Resolves when every message added so far is stored; rejects if a batch was refused. */
-  settled(): Promise<void>;
-}
-
-/**
- * A sketch of a capture publisher, for measuring only: what every instance handed over in one
- * turn of the event loop goes to INGEST as atomic batches (of up to 1,000, 16 commits in
- * flight), one PubAck per batch instead of one per event. No spool, no outbox, no retry: a
- * refused batch fails the phase.
- */
-function atomicBatchPublisher(nc: NatsConnection): BatchPublisher {
-  const pending: BatchMessage[] = [];
-  const inflight = new Set<Promise<void>>();
-  let failure: Error | undefined;
-  let scheduled = false;
-  const commit = (batch: BatchMessage[]): void => {
-    const done: Promise<void> = publishAtomicBatch(nc, batch, { stream: STREAMS.ingest }).then((result) => {
-      inflight.delete(done);
-      if (!result.stored) failure ??= new Error(`atomic batch of ${batch.length} refused: ${result.reason}`);
-    });
-    inflight.add(done);
-  };
-  const flush = async (): Promise<void> => {
-    scheduled = false;
-    while (pending.length > 0) {
-      while (inflight.size >= 16) await Promise.race(inflight);
-      commit(pending.splice(0, ATOMIC_BATCH_MAX_MESSAGES));
-    }
-  };
-  return {
-    add(message) {
-      pending.push(message);
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(() => void flush());
-      }
-    },
-    async settled() {
-      while (scheduled || pending.length > 0 || inflight.size > 0) {
-        if (inflight.size > 0) await Promise.race(inflight);
-        else await new Promise((r) => setImmediate(r));
-      }
-      if (failure) throw failure;
-    },
   };
 }
 
@@ -213,9 +167,10 @@ export default async function captureBench(args: BenchArgs): Promise<void> {
       ctx.log(`floor: ${events} events mapped and encoded, nothing published`);
       await floor(sessions, Math.ceil(events / sessions / 10), 'floor-warm');
       const mapOnly = await floor(sessions, Math.ceil(events / sessions), 'floor');
-      ctx.log(`floor + atomic batches: ${events} events mapped, encoded and stored in INGEST, 1,000 per PubAck`);
-      await floor(sessions, Math.ceil(events / sessions / 10), 'floor-atomic-warm', atomicBatchPublisher(nc));
-      const mapAtomic = await floor(sessions, Math.ceil(events / sessions), 'floor-atomic', atomicBatchPublisher(nc));
+      ctx.log(`floor + INGEST batcher: ${events} events mapped, encoded and stored in INGEST as atomic batches`);
+      const ingest = createIngestBatcher({ nc, js: nc.jetstream(), logger: silentLogger });
+      await floor(sessions, Math.ceil(events / sessions / 10), 'floor-atomic-warm', ingest);
+      const mapAtomic = await floor(sessions, Math.ceil(events / sessions), 'floor-atomic', ingest);
 
       ctx.log(`capture, ${events} events over ${sessions} instances`);
       const fleet = await measure(capture, tenant.tenant, sessions, Math.ceil(events / sessions), 'fleet');
