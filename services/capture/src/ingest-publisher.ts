@@ -320,15 +320,9 @@ export function createIngestPublisher(options: IngestPublisherOptions): IngestPu
         if (!(await resync())) return;
         continue;
       }
-      if (pending.length > 0) {
-        relay.directStored();
-        log.info({ count: pending.length }, 'unacknowledged events stored in the outbox');
-      }
+      if (pending.length > 0) log.info({ count: pending.length }, 'unacknowledged events stored in the outbox');
+      storedUpTo(advance);
       staged.splice(0, batch.length);
-      if (advance !== undefined) {
-        numberedAt = storedTo = persisted = advance;
-        directRuns = [];
-      }
       // An empty batch allocated nothing: `result.last` may then be someone else's seq.
       if (batch.length > 0) runLastSeq = result.last;
       if (deleteUpto !== undefined) relay.deleted(deleteUpto);
@@ -355,10 +349,19 @@ export function createIngestPublisher(options: IngestPublisherOptions): IngestPu
     );
     if (result === undefined) return false;
     if (result === SPOOL_CONFLICT) throw new Error(`spool ${spool.name} moved past ${to} under its writer`);
+    storedUpTo(to);
+    return true;
+  }
+
+  /**
+   * A store statement took every unacknowledged direct entry and, with a spool offset, moved
+   * both of the file's offsets to `to`: the numbered run is empty.
+   */
+  function storedUpTo(to: number | undefined): void {
     relay.directStored();
+    if (to === undefined) return;
     numberedAt = storedTo = persisted = to;
     directRuns = [];
-    return true;
   }
 
   /**
@@ -424,9 +427,7 @@ export function createIngestPublisher(options: IngestPublisherOptions): IngestPu
     }
     log.warn({ spool: spool.name, from: numberedAt, now, dropped }, 'spool already stored up to here; reading those events back');
     // A store statement moves both offsets together: what was pending direct is stored too.
-    relay.directStored();
-    numberedAt = storedTo = persisted = now;
-    directRuns = [];
+    storedUpTo(now);
     runLastSeq = facts.last;
     relay.storedUnseen(facts.last, dropped);
     return true;

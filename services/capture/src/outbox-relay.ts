@@ -427,7 +427,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     },
     unackedDirect() {
       const out: OutboxEntry[] = [];
-      for (const f of inflight) if (f.entry.direct === true && f.entry.seq > ackedUpto) out.push(f.entry);
+      for (const f of inflight) if (f.entry.direct === true) out.push(f.entry);
       for (let i = readyHead; i < ready.length; i++) if (ready[i]!.direct === true) out.push(ready[i]!);
       return out;
     },
