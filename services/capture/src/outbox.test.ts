@@ -20,9 +20,9 @@ import {
   type NatsServer,
   type TestTenant,
 } from '@switchyard/testing';
-import { attachCaptureAdapter } from './baileys-adapter.ts';
+import { attachCaptureAdapter, type CaptureAdapterOptions } from './baileys-adapter.ts';
 import { createIngestBatcher } from './ingest-batcher.ts';
-import { captureMetrics } from './metrics.ts';
+import { captureMetrics, type CaptureMetrics } from './metrics.ts';
 import { outboxBacklog } from './outbox.ts';
 import { lastSeq } from './sequence.ts';
 import { readStream, silentLogger, upsertWithId } from './test-support.ts';
@@ -64,26 +64,44 @@ describe('durable outbox', () => {
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
   }
 
-  it('keeps capturing through a 30 s NATS outage and relays everything afterwards, in order, once', async () => {
+  /**
+   * An adapter of `instance` fed through its own Baileys buffer, with silent logs and metrics of
+   * its own (`options` may be built from them); `emit(n)` hands it n new messages, named
+   * `<instance>-1`, `-2` … and kept in order in `ids` (which two owners of one instance share).
+   */
+  function capturing(
+    instance: string,
+    options: Partial<CaptureAdapterOptions> | ((metrics: CaptureMetrics) => Partial<CaptureAdapterOptions>) = {},
+    ids: string[] = [],
+  ) {
     const registry = createMetricsRegistry('capture');
+    const metrics = captureMetrics(registry);
     const ev = makeEventBuffer(silentLogger);
     const adapter = attachCaptureAdapter({
       ev,
       tenant: tenant.tenant,
-      instance: 'outage',
+      instance,
       js: nc.jetstream(),
       db: forTenant(pool, tenant.tenant),
       logger: silentLogger,
-      metrics: captureMetrics(registry),
+      metrics,
+      ...(typeof options === 'function' ? options(metrics) : options),
+    });
+    const emit = (n = 1): void => {
+      for (let i = 0; i < n; i++) {
+        const id = `${instance}-${ids.length + 1}`;
+        ids.push(id);
+        ev.emit('messages.upsert', upsertWithId(id));
+      }
+    };
+    return { adapter, emit, ids, registry };
+  }
+
+  it('keeps capturing through a 30 s NATS outage and relays everything afterwards, in order, once', async () => {
+    const { adapter, emit, ids, registry } = capturing('outage', {
       publishTimeoutMs: 500,
       backoff: { initialMs: 100, maxMs: 1_000 },
     });
-    const ids: string[] = [];
-    const emit = (): void => {
-      const id = `outage-${ids.length + 1}`;
-      ids.push(id);
-      ev.emit('messages.upsert', upsertWithId(id));
-    };
     try {
       for (let i = 0; i < 20; i++) emit();
       await adapter.idle();
@@ -135,25 +153,10 @@ describe('durable outbox', () => {
     via.port = String((proxy.address() as AddressInfo).port);
     const cutPool = await createTestPool({ url: via.toString(), max: 2 });
     const instance = 'pg-away';
-    const ids: string[] = [];
-    const ev = makeEventBuffer(silentLogger);
-    const adapter = attachCaptureAdapter({
-      ev,
-      tenant: tenant.tenant,
-      instance,
-      js: nc.jetstream(),
+    const { adapter, emit, ids } = capturing(instance, {
       db: forTenant(cutPool, tenant.tenant),
-      logger: silentLogger,
-      metrics: captureMetrics(createMetricsRegistry('capture')),
       backoff: { initialMs: 100, maxMs: 300 },
     });
-    const emit = (n: number): void => {
-      for (let i = 0; i < n; i++) {
-        const id = `pg-away-${ids.length + 1}`;
-        ids.push(id);
-        ev.emit('messages.upsert', upsertWithId(id));
-      }
-    };
     try {
       emit(30);
       await adapter.idle();
@@ -181,29 +184,8 @@ describe('durable outbox', () => {
     const instance = 'handover';
     const db = forTenant(pool, tenant.tenant);
     const ids: string[] = [];
-    const owner = (dir: string) => {
-      const ev = makeEventBuffer(silentLogger);
-      const adapter = attachCaptureAdapter({
-        ev,
-        tenant: tenant.tenant,
-        instance,
-        js: nc.jetstream(),
-        db,
-        logger: silentLogger,
-        metrics: captureMetrics(createMetricsRegistry('capture')),
-        spool: { dir, fsync: 'never' },
-        publishTimeoutMs: 1_000,
-        backoff: { initialMs: 100, maxMs: 500 },
-      });
-      const emit = (n: number): void => {
-        for (let i = 0; i < n; i++) {
-          const id = `handover-${ids.length + 1}`;
-          ids.push(id);
-          ev.emit('messages.upsert', upsertWithId(id));
-        }
-      };
-      return { adapter, emit };
-    };
+    const owner = (dir: string) =>
+      capturing(instance, { spool: { dir, fsync: 'never' }, publishTimeoutMs: 1_000, backoff: { initialMs: 100, maxMs: 500 } }, ids);
     const dirA = mkdtempSync(join(tmpdir(), 'capture-handover-a-'));
     const dirB = mkdtempSync(join(tmpdir(), 'capture-handover-b-'));
     const a = owner(dirA);
@@ -291,30 +273,14 @@ describe('durable outbox', () => {
     ['one publish per event', 'midburst', false],
     ['atomic batches across instances', 'midbatch', true],
   ])('keeps order and loses nothing when NATS dies with a full publish window in flight (%s)', async (_how, instance, batched) => {
-    const registry = createMetricsRegistry('capture');
-    const metrics = captureMetrics(registry);
-    const ev = makeEventBuffer(silentLogger);
-    const adapter = attachCaptureAdapter({
-      ev,
-      tenant: tenant.tenant,
-      instance,
-      js: nc.jetstream(),
+    const { adapter, emit, ids, registry } = capturing(instance, (metrics) => ({
       ...(batched
         ? { ingest: createIngestBatcher({ nc, js: nc.jetstream(), logger: silentLogger, batches: metrics.ingestBatches, minBatch: 16 }) }
         : {}),
-      db: forTenant(pool, tenant.tenant),
-      logger: silentLogger,
-      metrics,
       publishTimeoutMs: 500,
       publishWindow: 128,
       backoff: { initialMs: 100, maxMs: 500 },
-    });
-    const ids: string[] = [];
-    const emit = (): void => {
-      const id = `${instance}-${ids.length + 1}`;
-      ids.push(id);
-      ev.emit('messages.upsert', upsertWithId(id));
-    };
+    }));
     try {
       for (let i = 0; i < 3_000; i++) {
         emit();
