@@ -4,12 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, connect as connectTcp, type AddressInfo, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
-import { makeEventBuffer } from '@whiskeysockets/baileys';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forTenant, type Pool } from '@switchyard/db';
 import { ensureStreams } from '@switchyard/nats';
-import { createMetricsRegistry } from '@switchyard/runtime';
 import { parseEnvelope, STREAMS, type EventEnvelope } from '@switchyard/schema';
 import {
   createTestPool,
@@ -20,12 +18,10 @@ import {
   type NatsServer,
   type TestTenant,
 } from '@switchyard/testing';
-import { attachCaptureAdapter, type CaptureAdapterOptions } from './baileys-adapter.ts';
 import { createIngestBatcher } from './ingest-batcher.ts';
-import { captureMetrics, type CaptureMetrics } from './metrics.ts';
 import { outboxBacklog } from './outbox.ts';
 import { lastSeq } from './sequence.ts';
-import { readStream, silentLogger, upsertWithId } from './test-support.ts';
+import { capturing as capturingOn, readStream, silentLogger } from './test-support.ts';
 
 
 describe('durable outbox', () => {
@@ -64,37 +60,13 @@ describe('durable outbox', () => {
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
   }
 
-  /**
-   * An adapter of `instance` fed through its own Baileys buffer, with silent logs and metrics of
-   * its own (`options` may be built from them); `emit(n)` hands it n new messages, named
-   * `<instance>-1`, `-2` … and kept in order in `ids` (which two owners of one instance share).
-   */
+  /** capturing() on this suite's tenant, NATS and database. */
   function capturing(
     instance: string,
-    options: Partial<CaptureAdapterOptions> | ((metrics: CaptureMetrics) => Partial<CaptureAdapterOptions>) = {},
-    ids: string[] = [],
-  ) {
-    const registry = createMetricsRegistry('capture');
-    const metrics = captureMetrics(registry);
-    const ev = makeEventBuffer(silentLogger);
-    const adapter = attachCaptureAdapter({
-      ev,
-      tenant: tenant.tenant,
-      instance,
-      js: nc.jetstream(),
-      db: forTenant(pool, tenant.tenant),
-      logger: silentLogger,
-      metrics,
-      ...(typeof options === 'function' ? options(metrics) : options),
-    });
-    const emit = (n = 1): void => {
-      for (let i = 0; i < n; i++) {
-        const id = `${instance}-${ids.length + 1}`;
-        ids.push(id);
-        ev.emit('messages.upsert', upsertWithId(id));
-      }
-    };
-    return { adapter, emit, ids, registry };
+    options?: Parameters<typeof capturingOn>[2],
+    ids?: string[],
+  ): ReturnType<typeof capturingOn> {
+    return capturingOn({ tenant: tenant.tenant, js: nc.jetstream(), db: forTenant(pool, tenant.tenant) }, instance, options, ids);
   }
 
   it('keeps capturing through a 30 s NATS outage and relays everything afterwards, in order, once', async () => {

@@ -1,7 +1,6 @@
 import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeEventBuffer } from '@whiskeysockets/baileys';
 import { connect, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forTenant, type Pool } from '@switchyard/db';
@@ -15,7 +14,6 @@ import {
   type NatsServer,
   type TestTenant,
 } from '@switchyard/testing';
-import { attachCaptureAdapter } from './baileys-adapter.ts';
 import { createBatchMapper } from './mappers/batch-mapper.ts';
 import type { UnsequencedEvent } from './captured-event.ts';
 import { captureMetrics } from './metrics.ts';
@@ -24,7 +22,7 @@ import { lastSeq } from './sequence.ts';
 import { deadSpools, openSpool, type SpoolEntry } from './spool.ts';
 import { createIngestPublisher } from './ingest-publisher.ts';
 import { recoverSpools, replaySpool } from './spool-replay.ts';
-import { readStream, silentLogger, upsertWithId } from './test-support.ts';
+import { capturing, readStream, silentLogger, upsertWithId } from './test-support.ts';
 
 
 describe('local spool', () => {
@@ -81,21 +79,10 @@ describe('local spool', () => {
    * 1, 2, 3 …
    */
   async function newOwnerCaptures(instance: string, prefix: string, count: number, before: string[]): Promise<void> {
-    const ev = makeEventBuffer(silentLogger);
-    const adapter = attachCaptureAdapter({
-      ev,
-      tenant: tenant.tenant,
-      instance,
-      js: nc.jetstream(),
-      db: forTenant(pool, tenant.tenant),
-      logger: silentLogger,
-      metrics: captureMetrics(createMetricsRegistry('capture')),
-      spool: { dir, fsync: 'never' },
-      publishWindow: 8,
-    });
-    const more = Array.from({ length: count }, (_, i) => `${prefix}-${i + 1}`);
+    const where = { tenant: tenant.tenant, js: nc.jetstream(), db: forTenant(pool, tenant.tenant) };
+    const { adapter, emit, ids: more } = capturing(where, instance, { spool: { dir, fsync: 'never' }, publishWindow: 8 }, [], prefix);
     try {
-      for (const id of more) ev.emit('messages.upsert', upsertWithId(id));
+      emit(count);
       await adapter.idle();
     } finally {
       await adapter.close();

@@ -1,8 +1,13 @@
 // Shared by this service's tests only.
 import { readFileSync } from 'node:fs';
 import { BufferJSON, type BaileysEventMap, type WAMessage } from '@whiskeysockets/baileys';
-import type { JetStreamManager, StoredMsg } from 'nats';
+import { makeEventBuffer } from '@whiskeysockets/baileys';
+import type { JetStreamClient, JetStreamManager, StoredMsg } from 'nats';
 import { pino, type Logger } from 'pino';
+import type { TenantQueryable } from '@switchyard/db';
+import { createMetricsRegistry, type Registry } from '@switchyard/runtime';
+import { attachCaptureAdapter, type CaptureAdapter, type CaptureAdapterOptions } from './baileys-adapter.ts';
+import { captureMetrics, type CaptureMetrics } from './metrics.ts';
 import { isRecord } from './wa-readers.ts';
 
 export type Upsert = BaileysEventMap['messages.upsert'];
@@ -78,4 +83,38 @@ export async function readStream(jsm: JetStreamManager, stream: string): Promise
   for (let seq = state.first_seq; seq <= state.last_seq; seq++)
     out.push(await jsm.streams.getMessage(stream, { seq }));
   return out;
+}
+
+/**
+ * A capture adapter of `instance` fed through its own Baileys buffer, with silent logs and
+ * metrics of its own (`options` may be built from them); `emit(n)` hands it n new messages,
+ * named `<prefix>-1`, `-2` … (`prefix` defaults to the instance) and kept in order in `ids`,
+ * which two owners of one instance may share.
+ */
+export function capturing(
+  where: { tenant: string; js: JetStreamClient; db: TenantQueryable },
+  instance: string,
+  options: Partial<CaptureAdapterOptions> | ((metrics: CaptureMetrics) => Partial<CaptureAdapterOptions>) = {},
+  ids: string[] = [],
+  prefix = instance,
+): { adapter: CaptureAdapter; emit: (n?: number) => void; ids: string[]; registry: Registry } {
+  const registry = createMetricsRegistry('capture');
+  const metrics = captureMetrics(registry);
+  const ev = makeEventBuffer(silentLogger);
+  const adapter = attachCaptureAdapter({
+    ev,
+    ...where,
+    instance,
+    logger: silentLogger,
+    metrics,
+    ...(typeof options === 'function' ? options(metrics) : options),
+  });
+  const emit = (n = 1): void => {
+    for (let i = 0; i < n; i++) {
+      const id = `${prefix}-${ids.length + 1}`;
+      ids.push(id);
+      ev.emit('messages.upsert', upsertWithId(id));
+    }
+  };
+  return { adapter, emit, ids, registry };
 }
