@@ -12,7 +12,7 @@ import { eventsSubject, newEventId } from '@switchyard/schema';
 import { createTestPool, createTestTenant, randomName, startNatsServer, testLogger, testServiceEnv } from '@switchyard/testing';
 import { startWebhookDispatch } from '../services/webhook-dispatch/src/app.ts';
 import { loadWebhookDispatchConfig } from '../services/webhook-dispatch/src/config.ts';
-import { numberArg, progress, rawHttpPostRate, ratio, round, runBench, startReceiverInWorker, summarizeLatencies, type BenchArgs, type ThreadedReceiver } from './lib/mod.ts';
+import { cpuUsPer, numberArg, progress, rawHttpPostRate, ratio, round, runBench, startReceiverInWorker, summarizeLatencies, type BenchArgs, type ThreadedReceiver } from './lib/mod.ts';
 
 interface Phase {
   deliveries: number;
@@ -28,12 +28,6 @@ interface Phase {
    * the receiver's thread (which the raw loop's `cpu_us_per_post` also counts).
    */
   cpu_us_per_delivery: number;
-}
-
-/** µs of this process's CPU (every thread) since `from`, per `count`. */
-function cpuPer(from: NodeJS.CpuUsage, count: number): number {
-  const used = process.cpuUsage(from);
-  return round((used.user + used.system) / count, 1);
 }
 
 export default async function webhooks(args: BenchArgs): Promise<void> {
@@ -61,7 +55,7 @@ export default async function webhooks(args: BenchArgs): Promise<void> {
       await rawHttpPostRate(`${receiver.url}/raw`, { count: warmUp });
       ctx.log(`raw HTTP POST, ${events} requests`);
       const rawCpu = process.cpuUsage();
-      const raw = { ...(await rawHttpPostRate(`${receiver.url}/raw`, { count: events })), cpu_us_per_post: cpuPer(rawCpu, events) };
+      const raw = { ...(await rawHttpPostRate(`${receiver.url}/raw`, { count: events })), cpu_us_per_post: cpuUsPer(rawCpu, events) };
 
       ctx.log(`all healthy: ${events} events over ${instances} instances`);
       const healthy = await phase({ nc, pool, receiver, bucket, events, instances, hanging: false, cleanups });
@@ -143,7 +137,7 @@ async function phase(options: {
   await Promise.all(inflight);
   const publishSeconds = (performance.now() - started) / 1000;
   await waitForCount(receiver, path, options.events, (n) => bar.update(n));
-  const cpuPerDelivery = cpuPer(cpu, options.events);
+  const cpuPerDelivery = cpuUsPer(cpu, options.events);
   bar.done();
   const got = await receiver.arrivals(path);
   // Up to the last delivery's arrival (the receiver's clock), not to the poll that noticed it.

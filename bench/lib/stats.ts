@@ -33,3 +33,9 @@ export function round(value: number, digits = 3): number {
 export function ratio(measured: number, ceiling: number): number {
   return ceiling > 0 ? round(measured / ceiling) : Number.NaN;
 }
+
+/** µs of this process's CPU (every thread) since `from` (a `process.cpuUsage()`), per `count`. */
+export function cpuUsPer(from: NodeJS.CpuUsage, count: number): number {
+  const used = process.cpuUsage(from);
+  return round((used.user + used.system) / count, 1);
+}
