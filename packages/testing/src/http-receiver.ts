@@ -7,6 +7,8 @@ export interface ReceivedRequest {
   headers: IncomingHttpHeaders;
   body: string;
   receivedAt: number;
+  /** The client's port: requests on one kept-alive connection share it. */
+  remotePort: number;
 }
 
 /** What the receiver answers; a function lets a test fail the first N attempts, hang, etc. */
@@ -48,6 +50,7 @@ export async function startHttpReceiver(): Promise<HttpReceiver> {
         headers: req.headers,
         body: Buffer.concat(chunks).toString('utf8'),
         receivedAt: Date.now(),
+        remotePort: req.socket.remotePort ?? 0,
       };
       requests.push(received);
       for (const wake of waiters) wake();

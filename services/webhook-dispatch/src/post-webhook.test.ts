@@ -3,6 +3,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Endpoint } from '@switchyard/db';
 import { startHttpReceiver, type HttpReceiver } from '@switchyard/testing';
+import { EndpointConnections } from './endpoint-connections.ts';
 import { postWebhook, RESPONSE_BODY_LIMIT } from './post-webhook.ts';
 import { parseAllowList } from './ssrf-guard.ts';
 
@@ -92,5 +93,38 @@ describe('postWebhook', () => {
     const result = await postWebhook(endpoint({ url: `${gone.url}/hook` }), { eventId: 'evt-1', body }, { allow });
     expect(result).toMatchObject({ outcome: 'network_error', ok: false });
     expect(result.error).toContain('ECONNREFUSED');
+  });
+
+  it("keeps the endpoint's connections alive and reuses them, with the URL's host in Host; a closed pool falls back to one-off connections", async () => {
+    const connections = new EndpointConnections({ maxSockets: 4 });
+    for (let i = 0; i < 5; i++) {
+      const result = await postWebhook(endpoint(), { eventId: `evt-${i}`, body }, { allow, connections });
+      expect(result.outcome).toBe('delivered');
+    }
+    expect(receiver.requests.map((r) => r.headers['webhook-id'])).toEqual(['evt-0', 'evt-1', 'evt-2', 'evt-3', 'evt-4']);
+    // Reused: undici may open a second connection while the first is finishing its exchange.
+    expect(new Set(receiver.requests.map((r) => r.remotePort)).size).toBeLessThanOrEqual(2);
+    expect(receiver.requests[0]?.headers.host).toBe(new URL(receiver.url).host);
+    connections.close();
+    const after = await postWebhook(endpoint(), { eventId: 'evt-5', body }, { allow, connections });
+    expect(after.outcome).toBe('delivered');
+    expect(receiver.requests.slice(0, 5).map((r) => r.remotePort)).not.toContain(receiver.requests[5]?.remotePort);
+  });
+
+  it('ends every request in flight when its stop signal aborts, and sends nothing once aborted', async () => {
+    receiver.respondWith(() => ({ status: 200, delayMs: 5_000 }));
+    const connections = new EndpointConnections({ maxSockets: 4 });
+    const stop = new AbortController();
+    const pending = [1, 2, 3].map((i) => postWebhook(endpoint(), { eventId: `evt-${i}`, body }, { allow, connections, signal: stop.signal }));
+    await receiver.waitFor(3);
+    stop.abort(new Error('worker stopping'));
+    const results = await Promise.all(pending);
+    expect(results.map((r) => r.outcome)).toEqual(['network_error', 'network_error', 'network_error']);
+    expect(results.map((r) => r.error)).toEqual(['worker stopping', 'worker stopping', 'worker stopping']);
+    expect(Math.max(...results.map((r) => r.latencyMs))).toBeLessThan(2_000);
+    const late = await postWebhook(endpoint(), { eventId: 'evt-4', body }, { allow, connections, signal: stop.signal });
+    expect(late).toMatchObject({ outcome: 'network_error', error: 'worker stopping' });
+    expect(receiver.requests).toHaveLength(3);
+    connections.close();
   });
 });
