@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import {
   addEndpoint,
   getEndpoint,
+  type AddEndpointInput,
   listEndpoints,
   removeEndpoint,
   setEndpointEnabled,
@@ -65,12 +66,16 @@ describe('webhook endpoints', () => {
     expect(await getEndpoint(pool, tenant, ep.id)).toBeNull();
   });
 
-  it.each([
+  it.each<AddEndpointInput>([
     { url: 'ftp://example.test/x' },
     { url: 'not a url' },
     { url: 'https://example.test', timeoutMs: 0 },
     { url: 'https://example.test', eventTypes: [] },
     { url: 'https://example.test', headers: { 'Bad Header': 'x' } },
+    { url: 'https://example.test', headers: { 'X-Bell': 'a\u0007b' } },
+    { url: 'https://example.test', headers: { Connection: 'close' } },
+    { url: 'https://example.test', headers: { 'Transfer-Encoding': 'chunked' } },
+    { url: 'https://example.test', headers: { host: 'elsewhere.test' } },
   ])('refuses %j', async (input) => {
     await expect(addEndpoint(pool, tenant, input)).rejects.toBeInstanceOf(InvalidInputError);
   });

@@ -67,6 +67,15 @@ const MAX_RETRY_DELAYS = 99;
 const MAX_RETRY_DELAY_MS = 24 * 60 * 60 * 1000;
 // RFC 7230 token characters: anything else cannot be sent as a header name.
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// A field value: visible characters, spaces and tabs (RFC 9110 5.5); anything else is refused on the wire.
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/**
+ * Headers the dispatcher owns: the message framing and the connection (the HTTP client sets them,
+ * and refuses a request that names them), and where the request goes (the endpoint's URL).
+ */
+export const RESERVED_ENDPOINT_HEADERS: ReadonlySet<string> = new Set([
+  'host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'proxy-connection', 'upgrade', 'expect', 'te', 'trailer',
+]);
 
 function toEndpoint(row: Row): Endpoint {
   return {
@@ -144,8 +153,11 @@ function validateInput(input: UpdateEndpointInput): void {
     throw new InvalidInputError('eventTypes must be non-empty strings (use ["*"] for all)');
   }
   for (const [name, value] of Object.entries(input.headers ?? {})) {
-    if (!HEADER_NAME.test(name) || /[\r\n\0]/.test(value)) {
+    if (!HEADER_NAME.test(name) || !HEADER_VALUE.test(value)) {
       throw new InvalidInputError(`invalid header ${JSON.stringify(name)}`);
+    }
+    if (RESERVED_ENDPOINT_HEADERS.has(name.toLowerCase())) {
+      throw new InvalidInputError(`header ${JSON.stringify(name)} is set by the dispatcher and cannot be given`);
     }
   }
   const timeout = input.timeoutMs;

@@ -53,7 +53,7 @@ export {
   type Endpoint,
   type AddEndpointInput,
 } from './endpoints.ts';
-export { updateEndpoint, rotateEndpointSecret, signingSecrets, type UpdateEndpointInput } from './endpoints.ts';
+export { updateEndpoint, rotateEndpointSecret, signingSecrets, RESERVED_ENDPOINT_HEADERS, type UpdateEndpointInput } from './endpoints.ts';
 export {
   recordExhausted,
   listExhausted,

@@ -65,6 +65,18 @@ describe('postWebhook', () => {
     expect(() => new Webhook(secret).verify(request?.body ?? '', signed)).not.toThrow();
   });
 
+  it('leaves out framing and connection headers an endpoint stored before they were refused', async () => {
+    const headers = { Connection: 'close', 'transfer-encoding': 'chunked', Expect: '100-continue', Host: 'elsewhere.test', 'x-kept': 'yes' };
+    const result = await postWebhook(endpoint({ headers }), { eventId: 'evt-1', body }, { allow });
+    expect(result).toMatchObject({ outcome: 'delivered', status: 204 });
+    const [request] = receiver.requests;
+    expect(request?.body).toBe(new TextDecoder().decode(body));
+    expect(request?.headers['x-kept']).toBe('yes');
+    expect(request?.headers.host).toBe(new URL(receiver.url).host);
+    expect(request?.headers['transfer-encoding']).toBeUndefined();
+    expect(request?.headers.expect).toBeUndefined();
+  });
+
   it('counts only 2xx as delivered and keeps at most 1 KiB of the answer, cut on a character boundary', async () => {
     receiver.respondWith(() => ({ status: 500, body: 'é'.repeat(3_000) }));
     const result = await postWebhook(endpoint(), { eventId: 'evt-1', body }, { allow });

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { isIP, type LookupFunction } from 'node:net';
 import type { Dispatcher } from 'undici';
-import { signingSecrets, type Endpoint } from '@switchyard/db';
+import { RESERVED_ENDPOINT_HEADERS, signingSecrets, type Endpoint } from '@switchyard/db';
 import { oneOffConnection, type EndpointConnections, type PinnedOrigin } from './endpoint-connections.ts';
 import { parseRetryAfter } from './retry-policy.ts';
 import { signWebhookWithEach } from './signature.ts';
@@ -259,15 +259,18 @@ function abortReason(reason: unknown): Error {
 
 function deliveryHeaders(endpoint: PostableEndpoint, delivery: WebhookDelivery, timestampSeconds: number): Record<string, string> {
   const headers: Record<string, string> = {};
-  // The endpoint's own headers first, lower-cased, so none of the webhook ones can be forged.
-  for (const [name, value] of Object.entries(endpoint.headers)) headers[name.toLowerCase()] = value;
+  // The endpoint's own headers first, lower-cased, so none of the webhook ones can be forged;
+  // framing and connection headers are the client's (an endpoint stored before they were refused
+  // at registration must not make every request fail).
+  for (const [name, value] of Object.entries(endpoint.headers)) {
+    const lower = name.toLowerCase();
+    if (!RESERVED_ENDPOINT_HEADERS.has(lower)) headers[lower] = value;
+  }
   headers['content-type'] = 'application/json';
   headers['user-agent'] = USER_AGENT;
   headers['webhook-id'] = delivery.eventId;
   headers['webhook-timestamp'] = String(timestampSeconds);
   headers['webhook-signature'] = signWebhookWithEach(signingSecrets(endpoint), delivery.eventId, timestampSeconds, delivery.body);
-  delete headers['host'];
-  delete headers['content-length'];
   return headers;
 }
 
