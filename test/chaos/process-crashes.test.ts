@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { forTenant } from '@switchyard/db';
 import { messageEventId } from '../../services/capture/src/message-mapper.ts';
 import type { ServiceName } from '../../bench/fleet/process-fleet.ts';
 import { messageEvent, publishUntilAcked } from '../../bench/fleet/load.ts';
@@ -124,6 +125,63 @@ describe('chaos: every service SIGKILLed in turn and restarted', () => {
       env,
     );
     await recordResult(result);
+    assertNoLoss(zero, result, accounting);
+  });
+
+  it("capture: kill -9 while NATS is down and its events wait in the Postgres outbox; NATS and capture back, nothing lost", async () => {
+    const startedAt = Date.now();
+    const [tenant] = (await env.newTenants('killbox', 1)) as [string];
+    const total = QUICK ? 1_000 : 1_600;
+    const driverEnv = (from: number) => ({
+      CHAOS_TENANT: tenant,
+      CHAOS_FROM: String(from),
+      CHAOS_TO: String(total),
+      CHAOS_RATE: '100',
+    });
+    const outboxRows = async (): Promise<number> =>
+      (await forTenant(env.pool, tenant).query<{ n: number }>('SELECT count(*)::int AS n FROM :SCHEMA.capture_outbox')).rows[0]?.n ?? 0;
+    await env.fleet.kill('capture');
+    env.driver.lastEmitted = -1;
+    env.driver.durable = 0;
+    env.driver.env = driverEnv(0);
+    await env.fleet.start('capture');
+    // Published straight to INGEST while NATS is up…
+    const flowing = Date.now() + 30_000;
+    while (env.driver.lastEmitted < 200 && Date.now() < flowing) await sleep(10);
+    // …then NATS goes away: publishes time out and capture stores what it captures in its outbox.
+    await env.nats.kill();
+    const storing = Date.now() + 30_000;
+    let stored = await outboxRows();
+    while (stored < 100 && Date.now() < storing) {
+      await sleep(50);
+      stored = await outboxRows();
+    }
+    const emittedAtKill = env.driver.lastEmitted;
+    await env.fleet.kill('capture');
+    const storedAtKill = await outboxRows();
+    expect(storedAtKill, 'captured events waiting in the outbox when capture was killed').toBeGreaterThan(0);
+    await sleep(DOWN_MS);
+    await env.nats.restart();
+    env.driver.env = driverEnv(emittedAtKill + 1);
+    await env.fleet.start('capture');
+    const repairedAt = Date.now();
+    while (env.driver.lastEmitted < total - 1 && Date.now() < repairedAt + 60_000) await sleep(50);
+    const expected: Expected[] = Array.from({ length: total }, (_, k) => ({
+      id: messageEventId(tenant, 'phone-1', DRIVER_CHAT, driverMessageId(k), false),
+      tenant,
+      sentAt: k <= emittedAtKill ? repairedAt - DOWN_MS : repairedAt,
+    }));
+    const accounting = await settle(env, [tenant], expected, '', 90_000);
+    const result = toResult(
+      'kill-capture-outbox',
+      accounting,
+      recoverySeconds(accounting, expected, repairedAt),
+      startedAt,
+      `nats-server SIGKILLed once 200 captured events had gone straight to INGEST; capture SIGKILLed with ${storedAtKill} events in its Postgres outbox (${emittedAtKill + 1} captured), ${DOWN_MS / 1000}s later NATS and capture restarted`,
+      env,
+    );
+    await recordResult(result);
+    expect(await outboxRows(), 'the outbox is empty once everything is relayed').toBe(0);
     assertNoLoss(zero, result, accounting);
   });
 });
