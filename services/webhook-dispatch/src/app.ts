@@ -40,7 +40,7 @@ export function startWebhookDispatch(config: WebhookDispatchConfig, options: Web
     async wire(ctx) {
       await ensureStream(ctx.jsm, webhooksStreamConfig());
       const metrics = webhookMetrics(ctx.registry);
-      const log = new DeliveryLog(ctx.pool);
+      const log = new DeliveryLog(ctx.pool, { attemptWaitMs: config.WEBHOOK_LOG_BATCH_WAIT });
       const endpoints = new EndpointCache({
         ttlMs: config.WEBHOOK_ENDPOINT_CACHE_TTL,
         load: (tenant) => listEndpoints(ctx.pool, tenant, { enabledOnly: true }),

@@ -44,4 +44,41 @@ describe('Coalescer', () => {
     expect(await Promise.all(failed)).toEqual(['postgres down', 'postgres down']);
     expect(await coalescer.submit(3)).toBe(3);
   });
+
+  it('with waitMs, holds a batch until its oldest call is that old, unless a full batch is there', async () => {
+    const batches: { inputs: number[]; at: number }[] = [];
+    const started = performance.now();
+    const coalescer = new Coalescer<number, number>({
+      keyOf: String,
+      waitMs: 80,
+      maxBatch: 4,
+      run: (inputs) => {
+        batches.push({ inputs, at: performance.now() - started });
+        return Promise.resolve(inputs);
+      },
+    });
+    const spread = [coalescer.submit(1)];
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    spread.push(coalescer.submit(2));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    spread.push(coalescer.submit(3));
+    expect(await Promise.all(spread)).toEqual([1, 2, 3]);
+    // Three calls over 50 ms went as one statement, once the first was 80 ms old.
+    expect(batches.map((b) => b.inputs)).toEqual([[1, 2, 3]]);
+    expect(batches[0]!.at).toBeGreaterThanOrEqual(75);
+    // A full batch does not wait.
+    const full = performance.now();
+    await Promise.all([5, 6, 7, 8].map((n) => coalescer.submit(n)));
+    expect(batches[1]!.inputs).toEqual([5, 6, 7, 8]);
+    expect(performance.now() - full).toBeLessThan(60);
+  });
+
+  it('without waitMs, a call made alone goes at once', async () => {
+    const batches: number[][] = [];
+    const coalescer = new Coalescer<number, number>({ keyOf: String, run: (inputs) => (batches.push(inputs), Promise.resolve(inputs)) });
+    expect(await coalescer.submit(1)).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(await coalescer.submit(2)).toBe(2);
+    expect(batches).toEqual([[1], [2]]);
+  });
 });

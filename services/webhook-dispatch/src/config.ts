@@ -34,6 +34,11 @@ export const webhookDispatchConfigSchema = z
     WEBHOOK_FANOUT_BATCH_SIZE: envInt({ min: 1, max: 1000, default: 256 }).describe('EVENTS messages fanned out per batch (stored in WEBHOOKS as atomic batches when there are 64 deliveries or more)'),
     /** Only waited once a batch has its first event and the next are not there yet: the latency a quiet tenant pays. */
     WEBHOOK_FANOUT_BATCH_WAIT: envDuration('5ms').describe('How long a fan-out batch waits for more events after its first'),
+    /**
+     * Only a WEBHOOKS message's ack waits for its record, never the receiver; 0 writes each record
+     * as soon as no other statement of its tenant is in flight.
+     */
+    WEBHOOK_LOG_BATCH_WAIT: envDuration('5ms').describe('How long a delivery attempt\'s record waits to share one delivery-log statement with others (fewer, larger statements: less Postgres CPU per delivery)'),
     /** Fixed per deployment: a tenant's partition is a hash of its id modulo this. */
     WEBHOOK_PARTITIONS: envInt({ min: 1, max: 4096, default: 64 }).describe(
       'Partitions of tenants for fan-out and delivery ownership across replicas (change only with every replica stopped)',

@@ -103,7 +103,12 @@ export class DeliveryLog {
   readonly #begins = new Map<string, Coalescer<BeginInput, DeliveryRecord>>();
   readonly #attempts = new Map<string, Coalescer<AttemptInput, void>>();
 
-  constructor(private readonly pool: Pool) {}
+  /**
+   * `attemptWaitMs`: how long an attempt's record may wait to share a statement with others
+   * (WEBHOOK_LOG_BATCH_WAIT; see Coalescer). Only the message's ack waits for it, never the next
+   * delivery. Begins never wait: a delivery waits for its begin before its attempt.
+   */
+  constructor(private readonly pool: Pool, private readonly options: { attemptWaitMs?: number } = {}) {}
 
   /**
    * Registers the arrival of a delivery message. A message newer than the log's (a manual
@@ -209,7 +214,7 @@ export class DeliveryLog {
     next: { status: DeliveryStatus; nextAttemptAt: Date | null },
   ): Promise<void> {
     // Keyed by delivery: two runs of one delivery never share a statement (an upsert touches a row once).
-    const coalescer = coalescerFor(this.#attempts, key.tenant, () => new Coalescer({ run: (inputs) => this.#recordAll(key.tenant, inputs), keyOf: (i) => deliveryKey(i.key) }));
+    const coalescer = coalescerFor(this.#attempts, key.tenant, () => new Coalescer({ run: (inputs) => this.#recordAll(key.tenant, inputs), keyOf: (i) => deliveryKey(i.key), waitMs: this.options.attemptWaitMs ?? 0 }));
     return coalescer.submit({ key, attempt, next });
   }
 
