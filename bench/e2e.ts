@@ -14,6 +14,9 @@ import {
   type ServiceName,
 } from './fleet/process-fleet.ts';
 import {
+  cpuSecondsBetween,
+  cpuSecondsByPid,
+  pidOfNatsServer,
   sampleProcess,
   usageBetween,
   type ProcSample,
@@ -151,6 +154,10 @@ export default async function e2e(args: BenchArgs): Promise<void> {
         },
       });
       ctx.log(`latency: ${rate}/s for ${duration}s`);
+      // The cores each process used while the rate was offered: on a machine this size they share
+      // two cores, and what one of them uses is what the others' p99 waits for.
+      const natsPid = await pidOfNatsServer(nats.port);
+      const offeredCpu = await cpuAt(fleet, natsPid);
       const offered = progress('offered', Math.round(rate * duration));
       const sent = await offerAtRate(js, {
         rate,
@@ -162,6 +169,7 @@ export default async function e2e(args: BenchArgs): Promise<void> {
         onSent: (n) => offered.update(n),
       });
       offered.done();
+      const offeredCores = coresBetween(offeredCpu, await cpuAt(fleet, natsPid));
       await waitFor(
         ctx,
         pool,
@@ -238,6 +246,7 @@ export default async function e2e(args: BenchArgs): Promise<void> {
             ingest_to_events: summarizeLatencies(routerHop),
             events_to_persisted: summarizeLatencies(persistenceHop),
           },
+          cpu_cores_while_offered: offeredCores,
         },
         webhook_redeliveries: duplicates,
         targets: {
@@ -261,6 +270,45 @@ export default async function e2e(args: BenchArgs): Promise<void> {
       await database.drop();
     }
   });
+}
+
+interface CpuReading {
+  at: number;
+  services: Map<ServiceName, ProcSample>;
+  nats: ProcSample | undefined;
+  postgres: Map<number, number>;
+  bench: NodeJS.CpuUsage;
+}
+
+async function cpuAt(fleet: ProcessFleet, natsPid: number | undefined): Promise<CpuReading> {
+  return {
+    at: performance.now(),
+    services: await sampleFleet(fleet),
+    nats: natsPid === undefined ? undefined : await sampleProcess(natsPid),
+    postgres: await cpuSecondsByPid('postgres'),
+    bench: process.cpuUsage(),
+  };
+}
+
+/**
+ * Cores per process between two readings (1 = one full core): each service, nats-server, every
+ * `postgres` process on the machine (the bench's database has it to itself while it runs) and the
+ * bench's own process (the load's publisher), and their total.
+ */
+function coresBetween(before: CpuReading, after: CpuReading): Record<string, number | null> {
+  const seconds = (after.at - before.at) / 1000;
+  const cores = (cpu: number | undefined): number | null => (cpu === undefined || seconds <= 0 ? null : round(cpu / seconds));
+  const out: Record<string, number | null> = {};
+  for (const name of SERVICE_NAMES) {
+    const b = before.services.get(name);
+    const a = after.services.get(name);
+    out[name] = cores(a && b ? a.cpu_seconds - b.cpu_seconds : undefined);
+  }
+  out['nats_server'] = cores(before.nats && after.nats ? after.nats.cpu_seconds - before.nats.cpu_seconds : undefined);
+  out['postgres'] = cores(cpuSecondsBetween(before.postgres, after.postgres));
+  out['bench'] = cores((after.bench.user - before.bench.user + after.bench.system - before.bench.system) / 1e6);
+  out['total'] = round(Object.values(out).reduce<number>((sum, v) => sum + (v ?? 0), 0));
+  return out;
 }
 
 async function sampleFleet(fleet: ProcessFleet): Promise<Map<ServiceName, ProcSample>> {

@@ -2,14 +2,13 @@
 // the router as its own process on a private nats-server, fed by tenant publishes; beside it the
 // raw JetStream publish and consume rates measured on the same server in the same run.
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
 import { AckPolicy, connect, DeliverPolicy, type JetStreamClient, type JsMsg, type NatsConnection, type Subscription } from 'nats';
 import { announceTenant, retractTenant } from '@switchyard/nats';
 import { ingestSubject, STREAMS } from '@switchyard/schema';
 import { freePort, startNatsServer, TEST_DATABASE_URL } from '@switchyard/testing';
 import { messageEvent, offerAtRate, preparePublishWorker, publishAll, type OutgoingEvent, type ReadyPublisher } from './fleet/load.ts';
 import { startProcessFleet, type ProcessFleet } from './fleet/process-fleet.ts';
-import { runQueueMeter, sampleProcess } from './fleet/proc-stats.ts';
+import { pidOfNatsServer, runQueueMeter, sampleProcess } from './fleet/proc-stats.ts';
 import { createScratchDatabase } from './fleet/scratch-database.ts';
 import {
   numberArg,
@@ -253,16 +252,6 @@ async function retireTenants(nc: NatsConnection, tenants: readonly string[], rem
   await waitConsumers(nc, remaining, timeoutMs, true);
 }
 
-/** The nats-server process listening on `port` (the harness does not expose its pid). */
-async function pidOfServer(port: number): Promise<number | undefined> {
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.includes('nats-server') && cmdline.split('\0').join(' ').includes(`-p ${port}`)) return Number(entry);
-  }
-  return undefined;
-}
-
 export default async function router(args: BenchArgs): Promise<void> {
   const events = Math.max(1_000, Math.round(numberArg(args, 'events', 20_000)));
   const largeTenants = Math.max(10, Math.round(numberArg(args, 'tenants-large', 1_000)));
@@ -297,7 +286,7 @@ export default async function router(args: BenchArgs): Promise<void> {
       fleet = undefined;
     };
     const seqs = new Map<string, number>();
-    const serverPid = await pidOfServer(nats.port);
+    const serverPid = await pidOfNatsServer(nats.port);
     try {
       ctx.log(`raw ceilings: JetStream publish, consume and atomic-batch publish, ${events} messages each`);
       const rawPublish = await rawJetStreamPublishRate(nc, { count: events });

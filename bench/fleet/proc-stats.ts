@@ -108,6 +108,43 @@ export async function runQueueMeter(pid: number | undefined): Promise<{ msPerSec
   };
 }
 
+/** The nats-server process listening on `port` (the test harness does not expose its pid). */
+export async function pidOfNatsServer(port: number): Promise<number | undefined> {
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes('nats-server') && cmdline.split('\0').join(' ').includes(`-p ${port}`)) return Number(entry);
+  }
+  return undefined;
+}
+
+/**
+ * CPU seconds used so far by every process named `comm` (e.g. `postgres`: the server and all its
+ * backends), by pid. Summing the difference over pids present in two readings gives what they
+ * used in between; a backend that connected or exited in between is left out.
+ */
+export async function cpuSecondsByPid(comm: string): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    if (!stat.includes(`(${comm})`)) continue;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    out.set(Number(entry), (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND);
+  }
+  return out;
+}
+
+/** CPU seconds the processes of two `cpuSecondsByPid` readings used in between. */
+export function cpuSecondsBetween(before: ReadonlyMap<number, number>, after: ReadonlyMap<number, number>): number {
+  let seconds = 0;
+  for (const [pid, cpu] of after) {
+    const earlier = before.get(pid);
+    if (earlier !== undefined) seconds += cpu - earlier;
+  }
+  return seconds;
+}
+
 function round1(value: number): number {
   return Math.round(value * 10) / 10;
 }
