@@ -25,6 +25,7 @@ export {
   type MigrateResult,
 } from './migrate.ts';
 export { forTenant, type TenantDb, type TenantTx, type TenantQueryable } from './tenant-db.ts';
+export { queryPrepared, PREPARED_PER_CONNECTION } from './prepared.ts';
 export {
   provisionTenant,
   getTenant,

@@ -1,6 +1,7 @@
 import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { InvalidInputError, UnscopedQueryError } from './errors.ts';
 import { quoteIdent, tenantSchemaName } from './identifiers.ts';
+import { queryPrepared } from './prepared.ts';
 import { withTransaction } from './transaction.ts';
 
 /** What a tenant-scoped handle can do, on the pool or inside one transaction. */
@@ -14,10 +15,13 @@ export interface TenantQueryable {
    * Runs `text` with every `:SCHEMA.` replaced by the tenant's quoted schema. Text without
    * `:SCHEMA.` is refused: an unscoped statement is exactly the mistake this handle exists to stop.
    * Rows are typed by the caller; validate them with a mapper before trusting them.
+   * `prepared`: run it as a prepared statement (see queryPrepared), for the few statements run
+   * thousands of times a second whose planning costs Postgres more than running them.
    */
   query<R extends QueryResultRow = Record<string, unknown>>(
     text: string,
     params?: readonly unknown[],
+    options?: { prepared?: boolean },
   ): Promise<QueryResult<R>>;
 }
 
@@ -36,7 +40,7 @@ function scope(schema: string, text: string): string {
   return text.replaceAll(PLACEHOLDER, `${schema}.`);
 }
 
-type Runner = Pick<Pool | PoolClient, 'query'>;
+type Runner = Pool | PoolClient;
 
 function queryable(tenant: string, schema: string, runner: Runner): TenantQueryable {
   return {
@@ -51,7 +55,9 @@ function queryable(tenant: string, schema: string, runner: Runner): TenantQuerya
     async query<R extends QueryResultRow = Record<string, unknown>>(
       text: string,
       params: readonly unknown[] = [],
+      options: { prepared?: boolean } = {},
     ): Promise<QueryResult<R>> {
+      if (options.prepared === true) return queryPrepared<R>(runner, scope(schema, text), params);
       return runner.query<R>(scope(schema, text), [...params]);
     },
   };

@@ -79,13 +79,13 @@ export async function writeBatch(pool: Pool, tenant: string, plan: BatchPlan): P
   const alone = plan.after.length === 0;
   if (alone) {
     try {
-      return { inserted: claimedIds((await db.query<StoreRow>(plan.storeAlone.text, plan.storeAlone.params)).rows), rewritten: false };
+      return { inserted: claimedIds((await db.query<StoreRow>(plan.storeAlone.text, plan.storeAlone.params, PREPARED)).rows), rewritten: false };
     } catch (err) {
       if (pgErrorCode(err) !== PARTLY_STORED) throw err;
     }
   }
   const inserted = await db.transaction(async (tx) => {
-    const claimed = claimedIds((await tx.query<StoreRow>(plan.store.text, plan.store.params)).rows);
+    const claimed = claimedIds((await tx.query<StoreRow>(plan.store.text, plan.store.params, PREPARED)).rows);
     if (claimed.size === plan.events.length) await runStatements(tx, plan.after);
     else if (claimed.size > 0) {
       // Some were stored before (a redelivery overlapping a committed batch): the store statement
@@ -96,6 +96,13 @@ export async function writeBatch(pool: Pool, tenant: string, plan: BatchPlan): P
   });
   return { inserted, rewritten: alone };
 }
+
+/**
+ * The store statement runs prepared: its plan (a many-CTE upsert into a partitioned table) cost
+ * Postgres ~600 of the ~1,350 µs each call took at 1,000 events/s, planned anew every time.
+ * A tenant has a few variants (which state tables a batch touches); see queryPrepared.
+ */
+const PREPARED = { prepared: true } as const;
 
 /** What the store statement answers: the ids it claimed, or one null row when it claimed none. */
 interface StoreRow {

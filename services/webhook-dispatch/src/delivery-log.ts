@@ -258,6 +258,8 @@ export class DeliveryLog {
         column((i) => i.key.instance),
         column((i) => i.key.seq),
       ],
+      // Run for nearly every delivery: planned once per connection instead of every time.
+      { prepared: true },
     );
     return inputs.map(() => undefined);
   }
