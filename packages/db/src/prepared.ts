@@ -70,7 +70,7 @@ async function onClient<R extends QueryResultRow>(client: PoolClient, text: stri
   if (parsed === undefined) return client.query<R>(text, [...params]);
   const name = nameFor(text);
   let prepared = preparedOn.get(client);
-  if (prepared === undefined) preparedOn.set(client, (prepared = new Map()));
+  if (prepared === undefined) preparedOn.set(client, (prepared = new Map<string, true>()));
   if (prepared.has(name)) {
     prepared.delete(name);
   } else {
