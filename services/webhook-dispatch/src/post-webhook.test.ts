@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createServer, type Socket } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Endpoint } from '@switchyard/db';
@@ -138,5 +139,34 @@ describe('postWebhook', () => {
     expect(late).toMatchObject({ outcome: 'network_error', error: 'worker stopping' });
     expect(receiver.requests).toHaveLength(3);
     connections.close();
+  });
+
+  it('sends a pooled request once more when its connection is dropped before any answer; a one-off connection is not retried', async () => {
+    // A receiver that drops the first connection of each pair without answering, and answers 204 on the next.
+    let connections = 0;
+    const requests: number[] = [];
+    const flaky = createServer((socket: Socket) => {
+      const n = ++connections;
+      socket.once('data', () => {
+        requests.push(n);
+        if (n % 2 === 1) socket.destroy();
+        else socket.end('HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n');
+      });
+    });
+    await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', resolve));
+    const { port } = flaky.address() as { port: number };
+    try {
+      const url = `http://127.0.0.1:${port}/hook`;
+      const pool = new EndpointConnections({ maxSockets: 2 });
+      const pooled = await postWebhook(endpoint({ url }), { eventId: 'evt-1', body }, { allow, connections: pool });
+      expect(pooled).toMatchObject({ outcome: 'delivered', status: 204 });
+      expect(requests).toEqual([1, 2]);
+      pool.close();
+      const oneOff = await postWebhook(endpoint({ url }), { eventId: 'evt-2', body }, { allow });
+      expect(oneOff.outcome).toBe('network_error');
+      expect(requests).toEqual([1, 2, 3]);
+    } finally {
+      await new Promise<void>((resolve) => flaky.close(() => resolve()));
+    }
   });
 });

@@ -67,13 +67,17 @@ export async function postWebhook(endpoint: PostableEndpoint, delivery: WebhookD
   const pool = options.connections?.poolFor(pinned);
   const dispatcher = pool ?? oneOffConnection(pinned);
   try {
-    const response = await send(dispatcher, {
-      path,
-      headers: deliveryHeaders(endpoint, delivery, timestampSeconds),
-      body: delivery.body,
-      timeoutMs: endpoint.timeoutMs,
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
+    const response = await send(
+      dispatcher,
+      {
+        path,
+        headers: deliveryHeaders(endpoint, delivery, timestampSeconds),
+        body: delivery.body,
+        timeoutMs: endpoint.timeoutMs,
+        ...(options.signal ? { signal: options.signal } : {}),
+      },
+      pool !== undefined,
+    );
     const ok = response.status >= 200 && response.status < 300;
     const result: DeliveryResult = { endpointId: endpoint.id, timestampSeconds, outcome: ok ? 'delivered' : 'http_error', ok, status: response.status, latencyMs: elapsed(), responseBody: response.body };
     if (!ok) {
@@ -195,16 +199,19 @@ function underSignal(signal: AbortSignal, request: RequestAbort): () => void {
   return () => requests.delete(request);
 }
 
-// An error before any answer on a connection the receiver closed as it was reused: the request
-// never reached the receiver's application, so it goes again once. undici names that case
-// UND_ERR_SOCKET ("other side closed"); the codes of node's sockets cover a reset or broken pipe.
+// A kept-alive connection the receiver closes just as a request goes out on it fails before any
+// answer (undici: UND_ERR_SOCKET "other side closed"; a reset or broken pipe), and almost always
+// before the receiver's application saw the request, so a pooled request goes again once. undici
+// does not say whether the connection was a reused one, so in the rare case where the receiver
+// read the request and then dropped the connection it gets it twice, with the same webhook-id (a
+// duplicate like any at-least-once redelivery). A one-off connection is never retried.
 const STALE_CONNECTION_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 
-async function send(dispatcher: Dispatcher, options: SendOptions): Promise<Answer> {
+async function send(dispatcher: Dispatcher, options: SendOptions, pooled: boolean): Promise<Answer> {
   try {
     return await sendOnce(dispatcher, options);
   } catch (err) {
-    if (err instanceof StaleConnectionError) return sendOnce(dispatcher, options);
+    if (pooled && err instanceof StaleConnectionError) return sendOnce(dispatcher, options);
     throw err;
   }
 }
