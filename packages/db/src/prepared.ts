@@ -44,6 +44,8 @@ function isPool(runner: Pool | PoolClient): runner is Pool {
  * took at 1,000 events/s. On a pool it checks a connection out for the call. Keeps at most
  * `capacity` statements prepared per connection (see PREPARED_PER_CONNECTION). Where pg no
  * longer exposes what it parsed (a future major version), it runs the statement unnamed.
+ * On a checked-out client, calls must not overlap (as in a transaction, one statement after the
+ * other): an eviction's DEALLOCATE and a concurrent call reusing that name could cross.
  */
 export async function queryPrepared<R extends QueryResultRow = Record<string, unknown>>(
   runner: Pool | PoolClient,
