@@ -86,12 +86,7 @@ describe('chaos: every service SIGKILLed in turn and restarted', () => {
       CHAOS_BURST_AT: String(burstAt),
       CHAOS_BURST: String(burst),
     });
-    // Restart the idle capture as this scenario's driver.
-    await env.fleet.kill('capture');
-    env.driver.lastEmitted = -1;
-    env.driver.durable = 0;
-    env.driver.env = driverEnv(0);
-    await env.fleet.start('capture');
+    await startDriver(env, driverEnv(0));
     // Kill once the burst has been handed to the adapter and its queue is still being published.
     const deadline = Date.now() + 30_000;
     while (
@@ -104,17 +99,7 @@ describe('chaos: every service SIGKILLed in turn and restarted', () => {
     await env.fleet.kill('capture');
     const durableAtKill = env.driver.durable;
     await sleep(DOWN_MS);
-    // WhatsApp resends only what the device never got: everything after the last reported batch.
-    env.driver.env = driverEnv(emittedAtKill + 1);
-    await env.fleet.start('capture');
-    const repairedAt = Date.now();
-    while (env.driver.lastEmitted < total - 1 && Date.now() < repairedAt + 60_000) await sleep(50);
-    const expected: Expected[] = Array.from({ length: total }, (_, k) => ({
-      id: messageEventId(tenant, 'phone-1', DRIVER_CHAT, driverMessageId(k), false),
-      tenant,
-      sentAt: k <= emittedAtKill ? repairedAt - DOWN_MS : repairedAt,
-    }));
-    const accounting = await settle(env, [tenant], expected, '', 90_000);
+    const { repairedAt, expected, accounting } = await resumeDriver(env, tenant, total, emittedAtKill, driverEnv);
     const result = toResult(
       'kill-capture',
       accounting,
@@ -140,11 +125,7 @@ describe('chaos: every service SIGKILLed in turn and restarted', () => {
     });
     const outboxRows = async (): Promise<number> =>
       (await forTenant(env.pool, tenant).query<{ n: number }>('SELECT count(*)::int AS n FROM :SCHEMA.capture_outbox')).rows[0]?.n ?? 0;
-    await env.fleet.kill('capture');
-    env.driver.lastEmitted = -1;
-    env.driver.durable = 0;
-    env.driver.env = driverEnv(0);
-    await env.fleet.start('capture');
+    await startDriver(env, driverEnv(0));
     // Published straight to INGEST while NATS is up…
     const flowing = Date.now() + 30_000;
     while (env.driver.lastEmitted < 200 && Date.now() < flowing) await sleep(10);
@@ -162,16 +143,7 @@ describe('chaos: every service SIGKILLed in turn and restarted', () => {
     expect(storedAtKill, 'captured events waiting in the outbox when capture was killed').toBeGreaterThan(0);
     await sleep(DOWN_MS);
     await env.nats.restart();
-    env.driver.env = driverEnv(emittedAtKill + 1);
-    await env.fleet.start('capture');
-    const repairedAt = Date.now();
-    while (env.driver.lastEmitted < total - 1 && Date.now() < repairedAt + 60_000) await sleep(50);
-    const expected: Expected[] = Array.from({ length: total }, (_, k) => ({
-      id: messageEventId(tenant, 'phone-1', DRIVER_CHAT, driverMessageId(k), false),
-      tenant,
-      sentAt: k <= emittedAtKill ? repairedAt - DOWN_MS : repairedAt,
-    }));
-    const accounting = await settle(env, [tenant], expected, '', 90_000);
+    const { repairedAt, expected, accounting } = await resumeDriver(env, tenant, total, emittedAtKill, driverEnv);
     const result = toResult(
       'kill-capture-outbox',
       accounting,
@@ -185,6 +157,40 @@ describe('chaos: every service SIGKILLed in turn and restarted', () => {
     assertNoLoss(zero, result, accounting);
   });
 });
+
+/** Restarts the idle capture as a scenario's driver (test/chaos/support/capture-driver.ts). */
+async function startDriver(env: ChaosEnv, driverEnv: Record<string, string>): Promise<void> {
+  await env.fleet.kill('capture');
+  env.driver.lastEmitted = -1;
+  env.driver.durable = 0;
+  env.driver.env = driverEnv;
+  await env.fleet.start('capture');
+}
+
+/**
+ * Starts the killed driver again from the first message it had not reported — WhatsApp resends
+ * only what the device never got — waits until it has emitted all `total`, and accounts for every
+ * message's derived id end to end.
+ */
+async function resumeDriver(
+  env: ChaosEnv,
+  tenant: string,
+  total: number,
+  emittedAtKill: number,
+  driverEnv: (from: number) => Record<string, string>,
+): Promise<{ repairedAt: number; expected: Expected[]; accounting: Awaited<ReturnType<typeof settle>> }> {
+  env.driver.env = driverEnv(emittedAtKill + 1);
+  await env.fleet.start('capture');
+  const repairedAt = Date.now();
+  while (env.driver.lastEmitted < total - 1 && Date.now() < repairedAt + 60_000) await sleep(50);
+  const expected: Expected[] = Array.from({ length: total }, (_, k) => ({
+    id: messageEventId(tenant, 'phone-1', DRIVER_CHAT, driverMessageId(k), false),
+    tenant,
+    sentAt: k <= emittedAtKill ? repairedAt - DOWN_MS : repairedAt,
+  }));
+  const accounting = await settle(env, [tenant], expected, '', 90_000);
+  return { repairedAt, expected, accounting };
+}
 
 /** One poison event a second on the scenario's first tenant until told to stop. */
 async function publishPoison(
