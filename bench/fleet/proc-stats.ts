@@ -22,6 +22,14 @@ function kib(status: string, field: string): number {
   return match ? Number(match[1]) : Number.NaN;
 }
 
+/** User + system CPU seconds from a /proc/<pid>/stat line. */
+function cpuSecondsOf(stat: string): number {
+  // The command name (field 2) may hold spaces and parentheses; the fields after its last ')' are fixed.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 of the whole line, i.e. 12 and 13 after the name.
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+}
+
 /** One sample of a live process; undefined when it is gone (or /proc is not there). */
 export async function sampleProcess(pid: number): Promise<ProcSample | undefined> {
   try {
@@ -29,14 +37,10 @@ export async function sampleProcess(pid: number): Promise<ProcSample | undefined
       readFile(`/proc/${pid}/status`, 'utf8'),
       readFile(`/proc/${pid}/stat`, 'utf8'),
     ]);
-    // The command name (field 2) may hold spaces and parentheses; the fields after its last ')' are fixed.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 of the whole line, i.e. 12 and 13 after the name.
-    const ticks = Number(fields[11]) + Number(fields[12]);
     return {
       rss_mib: round1(kib(status, 'VmRSS') / 1024),
       rss_peak_mib: round1(kib(status, 'VmHWM') / 1024),
-      cpu_seconds: ticks / CLOCK_TICKS_PER_SECOND,
+      cpu_seconds: cpuSecondsOf(stat),
       at_ms: Date.now(),
     };
   } catch {
@@ -129,8 +133,7 @@ export async function cpuSecondsByPid(comm: string): Promise<Map<number, number>
     if (!/^\d+$/.test(entry)) continue;
     const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
     if (!stat.includes(`(${comm})`)) continue;
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    out.set(Number(entry), (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND);
+    out.set(Number(entry), cpuSecondsOf(stat));
   }
   return out;
 }
