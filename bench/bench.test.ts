@@ -148,6 +148,13 @@ describe('pnpm bench', () => {
       expect(usage.rss_after_mib).toBeGreaterThan(0);
       expect(Number.isFinite(usage.cpu_seconds)).toBe(true);
     }
+    // The cores of every process while the rate was offered: each service, nats-server, Postgres,
+    // the bench, and their total (the sum of the others).
+    const cores = (document['latency'] as { cpu_cores_while_offered: Record<string, number | null> }).cpu_cores_while_offered;
+    expect(Object.keys(cores).sort()).toEqual(['bench', 'capture', 'dlq-worker', 'media', 'nats_server', 'persistence', 'postgres', 'router', 'total', 'webhook-dispatch']);
+    for (const value of Object.values(cores)) expect(Number.isFinite(value)).toBe(true);
+    expect(cores['nats_server']).toBeGreaterThan(0);
+    expect(cores['total']).toBeCloseTo(Object.entries(cores).reduce((sum, [k, v]) => (k === 'total' ? sum : sum + (v ?? 0)), 0), 2);
     const found = ratios(document);
     expect(found.map(([key]) => key)).toEqual(
       expect.arrayContaining([
