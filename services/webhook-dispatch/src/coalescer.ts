@@ -4,9 +4,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * Runs many small writes as few statements: calls made while a flush is in flight (or in the
  * same turn of the event loop) wait and go together in the next one. With `waitMs` (default 0),
  * a flush also waits until its oldest call is that old, unless a full batch is already there: a
- * statement costs Postgres far more than a row does (planning and commit: ~0.4 ms of its CPU
- * against ~15 µs per row of the delivery log's), so at a steady few thousand calls per second a
- * few milliseconds turn one statement per call or two into one per dozens. Without it, a quiet
+ * statement costs Postgres far more than a row does (its round trip and commit, and its planning
+ * unless prepared: 0.2–0.4 ms of its CPU against ~15 µs per row of the delivery log's), so a few
+ * milliseconds turn one statement per call or two into one per several, or per dozens under load. Without it, a quiet
  * endpoint's write goes alone at once. Two calls with the same key never share a flush (a
  * multi-row upsert may touch a row once), so the later one goes in the next. A failed flush fails
  * every call in it.
