@@ -70,7 +70,7 @@ export default async function webhooks(args: BenchArgs): Promise<void> {
         raw_http_post: raw,
         webhooks_all_healthy: healthy,
         webhooks_healthy_beside_hanging: isolated,
-        notes: 'latency = event published to EVENTS → request received; deliveries include fan-out, Postgres delivery log (2 statements per delivery, coalesced across concurrent ones) and signing; fan_out = EVENTS → WEBHOOKS alone',
+        notes: 'latency = event published to EVENTS → request received; deliveries include fan-out, signing, the POST through undici and the Postgres delivery log (one record per attempt: its attempt and delivery rows in one prepared statement, shared by the records of up to 5 ms); raw_http_post = the same undici client with nothing else; fan_out = EVENTS → WEBHOOKS alone',
       };
     } finally {
       await service.stop();
