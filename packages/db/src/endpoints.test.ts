@@ -1,5 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Pool } from 'pg';
+import { describe, expect, it } from 'vitest';
 import {
   addEndpoint,
   getEndpoint,
@@ -9,25 +8,14 @@ import {
   setEndpointEnabled,
 } from './endpoints.ts';
 import { InvalidInputError } from './errors.ts';
-import { deleteTenant, provisionTenant } from './tenants.ts';
-import { openTestPool, randomTenant } from './test-helpers.ts';
+import { useTestTenants } from './test-helpers.ts';
 
-let pool: Pool;
-const tenant = randomTenant('e');
-const other = randomTenant('e');
-beforeAll(async () => {
-  pool = await openTestPool();
-  await Promise.all([provisionTenant(pool, tenant), provisionTenant(pool, other)]);
-});
-afterAll(async () => {
-  await deleteTenant(pool, tenant);
-  await deleteTenant(pool, other);
-  await pool.end();
-});
+const testTenants = useTestTenants('e', 'e');
+const [tenant, other] = testTenants.tenants as [string, string];
 
 describe('webhook endpoints', () => {
   it('adds an endpoint with a Standard Webhooks secret and defaults', async () => {
-    const ep = await addEndpoint(pool, tenant, {
+    const ep = await addEndpoint(testTenants.pool(), tenant, {
       url: 'https://example.test/hook',
       headers: { 'X-Team': 'a' },
     });
@@ -41,29 +29,29 @@ describe('webhook endpoints', () => {
     expect(ep.id).toMatch(/^ep_[0-9a-f]{16}$/);
     expect(ep.secret).toMatch(/^whsec_[A-Za-z0-9+/]{32}$/);
     expect(Buffer.from(ep.secret.slice(6), 'base64')).toHaveLength(24);
-    expect(await getEndpoint(pool, tenant, ep.id)).toEqual(ep);
+    expect(await getEndpoint(testTenants.pool(), tenant, ep.id)).toEqual(ep);
   });
 
   it('keeps endpoints per tenant', async () => {
-    const ep = await addEndpoint(pool, tenant, {
+    const ep = await addEndpoint(testTenants.pool(), tenant, {
       url: 'http://127.0.0.1:9/x',
       eventTypes: ['message.received'],
     });
-    expect(await getEndpoint(pool, other, ep.id)).toBeNull();
-    expect(await removeEndpoint(pool, other, ep.id)).toBe(false);
-    expect(await setEndpointEnabled(pool, other, ep.id, false)).toBe(false);
-    expect((await listEndpoints(pool, other)).map((e) => e.id)).not.toContain(ep.id);
+    expect(await getEndpoint(testTenants.pool(), other, ep.id)).toBeNull();
+    expect(await removeEndpoint(testTenants.pool(), other, ep.id)).toBe(false);
+    expect(await setEndpointEnabled(testTenants.pool(), other, ep.id, false)).toBe(false);
+    expect((await listEndpoints(testTenants.pool(), other)).map((e) => e.id)).not.toContain(ep.id);
   });
 
   it('disables, filters and removes', async () => {
-    const ep = await addEndpoint(pool, tenant, { url: 'https://example.test/off' });
-    expect(await setEndpointEnabled(pool, tenant, ep.id, false)).toBe(true);
-    expect((await listEndpoints(pool, tenant)).map((e) => e.id)).toContain(ep.id);
+    const ep = await addEndpoint(testTenants.pool(), tenant, { url: 'https://example.test/off' });
+    expect(await setEndpointEnabled(testTenants.pool(), tenant, ep.id, false)).toBe(true);
+    expect((await listEndpoints(testTenants.pool(), tenant)).map((e) => e.id)).toContain(ep.id);
     expect(
-      (await listEndpoints(pool, tenant, { enabledOnly: true })).map((e) => e.id),
+      (await listEndpoints(testTenants.pool(), tenant, { enabledOnly: true })).map((e) => e.id),
     ).not.toContain(ep.id);
-    expect(await removeEndpoint(pool, tenant, ep.id)).toBe(true);
-    expect(await getEndpoint(pool, tenant, ep.id)).toBeNull();
+    expect(await removeEndpoint(testTenants.pool(), tenant, ep.id)).toBe(true);
+    expect(await getEndpoint(testTenants.pool(), tenant, ep.id)).toBeNull();
   });
 
   it.each<AddEndpointInput>([
@@ -77,6 +65,6 @@ describe('webhook endpoints', () => {
     { url: 'https://example.test', headers: { 'Transfer-Encoding': 'chunked' } },
     { url: 'https://example.test', headers: { host: 'elsewhere.test' } },
   ])('refuses %j', async (input) => {
-    await expect(addEndpoint(pool, tenant, input)).rejects.toBeInstanceOf(InvalidInputError);
+    await expect(addEndpoint(testTenants.pool(), tenant, input)).rejects.toBeInstanceOf(InvalidInputError);
   });
 });

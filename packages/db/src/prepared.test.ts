@@ -1,22 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Pool, PoolClient } from 'pg';
+import { describe, expect, it } from 'vitest';
+import type { PoolClient } from 'pg';
 import { queryPrepared } from './prepared.ts';
 import { forTenant } from './tenant-db.ts';
-import { deleteTenant, provisionTenant } from './tenants.ts';
-import { openTestPool, randomTenant } from './test-helpers.ts';
+import { useTestTenants } from './test-helpers.ts';
 
-let pool: Pool;
-const a = randomTenant('pa');
-const b = randomTenant('pb');
-beforeAll(async () => {
-  pool = await openTestPool();
-  await Promise.all([provisionTenant(pool, a), provisionTenant(pool, b)]);
-});
-afterAll(async () => {
-  await deleteTenant(pool, a);
-  await deleteTenant(pool, b);
-  await pool.end();
-});
+const testTenants = useTestTenants('pa', 'pb');
+const [a, b] = testTenants.tenants as [string, string];
 
 async function preparedTexts(client: PoolClient): Promise<string[]> {
   const result = await client.query<{ statement: string }>('SELECT statement FROM pg_catalog.pg_prepared_statements ORDER BY prepare_time');
@@ -31,16 +20,16 @@ describe('queryPrepared', () => {
     const ids = { [a]: ['pa-1', 'pa-2'], [b]: ['pb-1'] };
     for (const [tenant, list] of Object.entries(ids)) {
       for (const id of list) {
-        const result = await forTenant(pool, tenant).query<{ id: string }>(insertEvent, [id], { prepared: true });
+        const result = await forTenant(testTenants.pool(), tenant).query<{ id: string }>(insertEvent, [id], { prepared: true });
         expect(result.rows).toEqual([{ id }]);
       }
     }
     for (const [tenant, list] of Object.entries(ids)) {
-      const stored = await forTenant(pool, tenant).query<{ id: string }>('SELECT id FROM :SCHEMA.events ORDER BY id');
+      const stored = await forTenant(testTenants.pool(), tenant).query<{ id: string }>('SELECT id FROM :SCHEMA.events ORDER BY id');
       expect(stored.rows.map((row) => row.id)).toEqual(list);
     }
     // Inside a transaction it runs on the transaction's connection, and is prepared there.
-    const inTx = await forTenant(pool, a).transaction(async (tx) => {
+    const inTx = await forTenant(testTenants.pool(), a).transaction(async (tx) => {
       await tx.query(insertEvent, ['pa-3'], { prepared: true });
       return (await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM :SCHEMA.events')).rows[0]?.n;
     });
@@ -48,7 +37,7 @@ describe('queryPrepared', () => {
   });
 
   it('keeps at most `capacity` statements prepared on a connection, deallocating the least recently used', async () => {
-    const client = await pool.connect();
+    const client = await testTenants.pool().connect();
     try {
       const text = (n: number) => `SELECT ${n}::int AS n, $1::text AS tag`;
       for (const n of [1, 2, 3]) expect((await queryPrepared<{ n: number }>(client, text(n), ['x'], 2)).rows[0]?.n).toBe(n);
@@ -63,7 +52,7 @@ describe('queryPrepared', () => {
   });
 
   it('forgets a statement Postgres refused to prepare, so making room later does not fail on it', async () => {
-    const client = await pool.connect();
+    const client = await testTenants.pool().connect();
     try {
       await expect(queryPrepared(client, 'SELECT * FROM no_such_table_here WHERE $1::int = 1', [1], 1)).rejects.toThrow(/no_such_table_here/);
       expect((await queryPrepared<{ n: number }>(client, 'SELECT $1::int AS n', [7], 1)).rows).toEqual([{ n: 7 }]);
