@@ -78,14 +78,7 @@ describe('chaos: every service SIGKILLed in turn and restarted', () => {
     const total = QUICK ? 1_200 : 2_000;
     const burstAt = 200;
     const burst = QUICK ? 800 : 1_500;
-    const driverEnv = (from: number) => ({
-      CHAOS_TENANT: tenant,
-      CHAOS_FROM: String(from),
-      CHAOS_TO: String(total),
-      CHAOS_RATE: '100',
-      CHAOS_BURST_AT: String(burstAt),
-      CHAOS_BURST: String(burst),
-    });
+    const driverEnv = driverEnvFor(tenant, total, { CHAOS_BURST_AT: String(burstAt), CHAOS_BURST: String(burst) });
     await startDriver(env, driverEnv(0));
     // Kill once the burst has been handed to the adapter and its queue is still being published.
     const deadline = Date.now() + 30_000;
@@ -117,12 +110,7 @@ describe('chaos: every service SIGKILLed in turn and restarted', () => {
     const startedAt = Date.now();
     const [tenant] = (await env.newTenants('killbox', 1)) as [string];
     const total = QUICK ? 1_000 : 1_600;
-    const driverEnv = (from: number) => ({
-      CHAOS_TENANT: tenant,
-      CHAOS_FROM: String(from),
-      CHAOS_TO: String(total),
-      CHAOS_RATE: '100',
-    });
+    const driverEnv = driverEnvFor(tenant, total);
     const outboxRows = async (): Promise<number> =>
       (await forTenant(env.pool, tenant).query<{ n: number }>('SELECT count(*)::int AS n FROM :SCHEMA.capture_outbox')).rows[0]?.n ?? 0;
     await startDriver(env, driverEnv(0));
@@ -157,6 +145,11 @@ describe('chaos: every service SIGKILLed in turn and restarted', () => {
     assertNoLoss(zero, result, accounting);
   });
 });
+
+/** The driver's environment for a run from message k = `from` up to `total`, 100 a second. */
+function driverEnvFor(tenant: string, total: number, extra: Record<string, string> = {}): (from: number) => Record<string, string> {
+  return (from) => ({ CHAOS_TENANT: tenant, CHAOS_FROM: String(from), CHAOS_TO: String(total), CHAOS_RATE: '100', ...extra });
+}
 
 /** Restarts the idle capture as a scenario's driver (test/chaos/support/capture-driver.ts). */
 async function startDriver(env: ChaosEnv, driverEnv: Record<string, string>): Promise<void> {
