@@ -165,4 +165,22 @@ describe('pnpm bench', () => {
     );
     for (const [key, value] of found) expect(Number.isFinite(value), key).toBe(true);
   }, 120_000);
+
+  it('e2e --source capture feeds the fleet through Baileys emitters in the capture process', async () => {
+    const document = await runBenchProcess(
+      'e2e',
+      ['--source', 'capture', '--events', '300', '--tenants', '2', '--instances', '2', '--rate', '100', '--duration', '2'],
+      join(dir, 'e2e-capture.json'),
+    );
+    expect((document['config'] as { source: string }).source).toMatch(/^capture/);
+    // Every event offered was captured, persisted and received: the latency figures count them all.
+    const latency = document['latency'] as Record<string, { count: number }>;
+    expect(latency['publish_to_persisted']!.count).toBe(200);
+    expect(latency['publish_to_received']!.count).toBe(200);
+    expectNumbers(document, 'throughput', ['published_per_second', 'persisted_per_second', 'received_per_second']);
+    // Capture did the work this time: it mapped, spooled and published every event.
+    const services = document['services'] as Record<string, { cpu_seconds: number }>;
+    expect(services['capture']!.cpu_seconds).toBeGreaterThan(0.05);
+    expect(Number.isFinite(document['throughput_ratio'])).toBe(true);
+  }, 120_000);
 });

@@ -1,12 +1,16 @@
-// `pnpm bench e2e [--events 20000] [--tenants 4] [--instances 4] [--rate 1000] [--duration 20]`: the whole fleet
-// as six processes on a private nats-server and a scratch database, fed by tenant publishing,
-// delivering to a local receiver; beside it, the raw ceilings measured on the same servers.
-import { connect } from 'nats';
+// `pnpm bench e2e [--events 20000] [--tenants 4] [--instances 4] [--rate 1000] [--duration 20]
+// [--source publish|capture]`: the whole fleet as six processes on a private nats-server and a
+// scratch database, fed by tenant publishing or through capture (Baileys' emitter in the capture
+// process), delivering to a local receiver; beside it, the raw ceilings measured on the same servers.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, type JetStreamClient } from 'nats';
 import { createPool, quoteIdent, tenantSchemaName } from '@switchyard/db';
 import { startNatsServer, TEST_DATABASE_URL } from '@switchyard/testing';
 import { switchyardCli, createTenantWithEndpoint } from './fleet/cli.ts';
 import { startCountingReceiver, type CountingReceiver } from './fleet/counting-receiver.ts';
-import { messageEvent, offerAtRate, persistedCounts, publishAll, sum } from './fleet/load.ts';
+import { captureSource, publishingSource, type LoadSource, type SourceName } from './fleet/load-source.ts';
 import {
   SERVICE_NAMES,
   startProcessFleet,
@@ -32,6 +36,7 @@ import {
   ratio,
   round,
   runBench,
+  stringArg,
   summarizeLatencies,
   type BenchArgs,
   type BenchContext,
@@ -49,6 +54,9 @@ export default async function e2e(args: BenchArgs): Promise<void> {
   const rate = numberArg(args, 'rate', 1_000);
   const duration = numberArg(args, 'duration', 20);
   const timeoutMs = numberArg(args, 'timeout', 600) * 1000;
+  const sourceName = stringArg(args, 'source', 'publish');
+  if (sourceName !== 'publish' && sourceName !== 'capture')
+    throw new Error(`--source must be publish or capture (got ${sourceName})`);
   await runBench('e2e', args, async (ctx) => {
     const nats = await startNatsServer();
     const database = await createScratchDatabase(
@@ -57,6 +65,8 @@ export default async function e2e(args: BenchArgs): Promise<void> {
     const pool = createPool({ url: database.url, max: 4, applicationName: 'switchyard-bench' });
     const nc = await connect({ servers: nats.url });
     const receiver = await startCountingReceiver();
+    // Capture's local spool, this run's own (a spool left by another run must not be replayed here).
+    const spoolDir = mkdtempSync(join(tmpdir(), 'switchyard-bench-spool-'));
     let fleet: ProcessFleet | undefined;
     try {
       const env = {
@@ -67,6 +77,7 @@ export default async function e2e(args: BenchArgs): Promise<void> {
         SHUTDOWN_TIMEOUT: '10s',
         // The receiver is on loopback, which webhook-dispatch's SSRF guard refuses unless allow-listed.
         WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+        CAPTURE_SPOOL_DIR: spoolDir,
       };
       // Ceilings first, on an idle machine: what NATS, Postgres and HTTP do with no Switchyard code.
       ctx.log(
@@ -78,58 +89,33 @@ export default async function e2e(args: BenchArgs): Promise<void> {
 
       ctx.log('migrating and starting the fleet (six processes)');
       await switchyardCli(['migrate'], env);
-      fleet = await startProcessFleet({ env });
+      // --source capture: the capture process also plays the WhatsApp sockets (capture-feed.ts).
+      fleet = await startProcessFleet(
+        sourceName === 'capture'
+          ? { env, entries: { capture: 'bench/fleet/capture-feed.ts' }, ipc: ['capture'] }
+          : { env },
+      );
       const tenants = Array.from({ length: tenantCount }, (_, i) => `bench${i + 1}`);
       for (const tenant of tenants)
         await createTenantWithEndpoint(env, tenant, `${receiver.url}/hooks/${tenant}`);
       const js = nc.jetstream();
+      const source = sourceFor(sourceName, fleet, js, tenants, instanceCount);
+      const run = (phase: string, count: number, label: string, rate?: number, afterSend?: () => Promise<void>) =>
+        runPhase(ctx, { pool, receiver, tenants, source, timeoutMs }, phase, count, label, rate, afterSend);
 
-      // Warm-up: every durable exists, every code path is compiled, before anything is timed.
-      // Each tenant's instance numbers its events 1, 2, 3, … across the phases, as capture does: a
-      // gap would be counted and logged by the router as the fault it is.
-      const seqs = new Map<string, number>();
-      const made = new Map<string, number>();
-      /** The tenant's next event: on its next instance in turn, with that instance's next seq. */
-      const nextEvent = (tenant: string, id: string) => {
-        const n = made.get(tenant) ?? 0;
-        made.set(tenant, n + 1);
-        const instance = `phone-${(n % instanceCount) + 1}`;
-        const seq = (seqs.get(`${tenant}/${instance}`) ?? 0) + 1;
-        seqs.set(`${tenant}/${instance}`, seq);
-        return messageEvent(tenant, instance, id, seq);
-      };
-      const warm = tenants.flatMap((t) => Array.from({ length: 20 }, (_, i) => nextEvent(t, `warm-${t}-${i}`)));
-      await publishAll(js, warm, 16);
-      await waitFor(ctx, pool, receiver, tenants, 'warm-', warm.length, timeoutMs, 'warm-up');
+      // Warm-up: every durable exists (capture: every session attached), every code path is
+      // compiled, before anything is timed.
+      await run('warm', 20 * tenantCount, 'warm-up');
 
       const before = await sampleFleet(fleet);
       const cpuBefore = process.cpuUsage();
 
-      // Throughput: N events as fast as JetStream takes them, timed to the last row and the last receipt.
-      const burst = Array.from({ length: events }, (_, i) => {
-        const tenant = tenants[i % tenantCount]!;
-        return nextEvent(tenant, `tp-${tenant}-${i}`);
-      });
-      ctx.log(`throughput: ${events} events over ${tenantCount} tenants`);
+      // Throughput: N events as fast as the source takes them, timed to the last row and the last receipt.
+      ctx.log(`throughput: ${events} events over ${tenantCount} tenants (${source.label})`);
       const startedAt = Date.now();
-      const sending = progress('published', events);
-      await publishAll(js, burst, 256, (done) => done % 500 === 0 && sending.update(done));
-      sending.done();
-      const publishedAt = Date.now();
-      await waitFor(
-        ctx,
-        pool,
-        receiver,
-        tenants,
-        'tp-',
-        events,
-        timeoutMs,
-        'persisted and received',
-      );
-      const persistedEnd = await lastStoredAt(pool, tenants, 'tp-');
-      const receivedEnd = Math.max(
-        ...[...receiver.receipts].filter(([id]) => id.startsWith('tp-')).map(([, r]) => r.firstAt),
-      );
+      const throughput = await run('tp', events, 'persisted and received');
+      const persistedEnd = await lastStoredAt(pool, tenants, source, 'tp');
+      const receivedEnd = Math.max(...throughput.ids.map((id) => receiver.receipts.get(id)!.firstAt));
       const persistedSeconds = (persistedEnd - startedAt) / 1000;
       const receivedSeconds = (receivedEnd - startedAt) / 1000;
 
@@ -137,54 +123,31 @@ export default async function e2e(args: BenchArgs): Promise<void> {
       // Core subscriptions on INGEST and EVENTS time each event's arrival there, splitting the
       // path into its hops: publish → INGEST (the publisher and NATS), INGEST → EVENTS (the
       // router) and EVENTS → stored (persistence).
+      const offeredCount = Math.round(rate * duration);
+      const latencyIds = new Set(source.ids('lat', offeredCount));
       const reachedEvents = new Map<string, number>();
       const reachedIngest = new Map<string, number>();
-      const ingestTap = nc.subscribe('v1.ingest.>', {
-        callback: (_err, msg) => {
-          const at = Date.now();
-          const { id } = JSON.parse(new TextDecoder().decode(msg.data)) as { id: string };
-          if (id.startsWith('lat-')) reachedIngest.set(id, at);
-        },
-      });
-      const eventsTap = nc.subscribe('v1.events.>', {
-        callback: (_err, msg) => {
-          const at = Date.now();
-          const { id } = JSON.parse(new TextDecoder().decode(msg.data)) as { id: string };
-          if (id.startsWith('lat-')) reachedEvents.set(id, at);
-        },
-      });
+      const tap = (into: Map<string, number>) => (_err: unknown, msg: { data: Uint8Array }) => {
+        const at = Date.now();
+        const { id } = JSON.parse(new TextDecoder().decode(msg.data)) as { id: string };
+        if (latencyIds.has(id)) into.set(id, at);
+      };
+      const ingestTap = nc.subscribe('v1.ingest.>', { callback: tap(reachedIngest) });
+      const eventsTap = nc.subscribe('v1.events.>', { callback: tap(reachedEvents) });
       ctx.log(`latency: ${rate}/s for ${duration}s`);
       // The cores each process used while the rate was offered: on a machine this size they share
       // two cores, and what one of them uses is what the others' p99 waits for.
       const natsPid = await pidOfNatsServer(nats.port);
       const offeredCpu = await cpuAt(fleet, natsPid);
-      const offered = progress('offered', Math.round(rate * duration));
-      const sent = await offerAtRate(js, {
-        rate,
-        seconds: duration,
-        make: (i) => {
-          const tenant = tenants[i % tenantCount]!;
-          return nextEvent(tenant, `lat-${tenant}-${i}`);
-        },
-        onSent: (n) => offered.update(n),
+      let offeredCores: Record<string, number | null> | undefined;
+      const latency = await run('lat', offeredCount, 'persisted and received', rate, async () => {
+        offeredCores = coresBetween(offeredCpu, await cpuAt(fleet!, natsPid));
       });
-      offered.done();
-      const offeredCores = coresBetween(offeredCpu, await cpuAt(fleet, natsPid));
-      await waitFor(
-        ctx,
-        pool,
-        receiver,
-        tenants,
-        'lat-',
-        sent.length,
-        timeoutMs,
-        'persisted and received',
-      );
       eventsTap.unsubscribe();
       ingestTap.unsubscribe();
-      const persistedLatency = await storedLatencies(pool, tenants, 'lat-');
-      const capturedAt = await eventTimes(pool, tenants, 'lat-', 'captured_at');
-      const storedAt = await eventTimes(pool, tenants, 'lat-', 'stored_at');
+      const persistedLatency = await storedLatencies(pool, tenants, source, 'lat');
+      const capturedAt = await eventTimes(pool, tenants, source, 'lat', 'captured_at');
+      const storedAt = await eventTimes(pool, tenants, source, 'lat', 'stored_at');
       const publishHop: number[] = [];
       const routerHop: number[] = [];
       const persistenceHop: number[] = [];
@@ -196,12 +159,11 @@ export default async function e2e(args: BenchArgs): Promise<void> {
         if (ingested !== undefined) routerHop.push(at - ingested);
         if (stored !== undefined) persistenceHop.push(stored - at);
       }
-      const receivedLatency = [...receiver.receipts]
-        .filter(([id]) => id.startsWith('lat-'))
-        .flatMap(([id, r]) => {
-          const at = capturedAt.get(id);
-          return at === undefined ? [] : [r.firstAt - at];
-        });
+      const receivedLatency = latency.ids.flatMap((id) => {
+        const at = capturedAt.get(id);
+        const receipt = receiver.receipts.get(id);
+        return at === undefined || receipt === undefined ? [] : [receipt.firstAt - at];
+      });
 
       const after = await sampleFleet(fleet);
       const cpuAfter = process.cpuUsage(cpuBefore);
@@ -227,10 +189,10 @@ export default async function e2e(args: BenchArgs): Promise<void> {
           instances_per_tenant: instanceCount,
           rate,
           duration_s: duration,
-          source: 'tenant publishing (JetStream)',
+          source: source.label,
         },
         throughput: {
-          published_per_second: Math.round(events / ((publishedAt - startedAt) / 1000)),
+          published_per_second: Math.round(events / throughput.sendSeconds),
           persisted_per_second: persistedPerSecond,
           persisted_seconds: round(persistedSeconds),
           received_per_second: receivedPerSecond,
@@ -238,7 +200,7 @@ export default async function e2e(args: BenchArgs): Promise<void> {
         },
         latency: {
           offered_per_second: rate,
-          sent: sent.length,
+          sent: latency.ids.length,
           publish_to_persisted: persistedSummary,
           publish_to_received: summarizeLatencies(receivedLatency),
           hops: {
@@ -246,7 +208,7 @@ export default async function e2e(args: BenchArgs): Promise<void> {
             ingest_to_events: summarizeLatencies(routerHop),
             events_to_persisted: summarizeLatencies(persistenceHop),
           },
-          cpu_cores_while_offered: offeredCores,
+          cpu_cores_while_offered: offeredCores ?? null,
         },
         webhook_redeliveries: duplicates,
         targets: {
@@ -268,8 +230,47 @@ export default async function e2e(args: BenchArgs): Promise<void> {
       await pool.end();
       await nats.stop();
       await database.drop();
+      rmSync(spoolDir, { recursive: true, force: true });
     }
   });
+}
+
+function sourceFor(name: SourceName, fleet: ProcessFleet, js: JetStreamClient, tenants: readonly string[], instances: number): LoadSource {
+  if (name === 'publish') return publishingSource(js, tenants, instances);
+  const feed = fleet.services.get('capture')?.child;
+  if (feed === undefined) throw new Error('the capture process is not running');
+  return captureSource(feed, tenants, instances);
+}
+
+interface PhaseDeps {
+  pool: ReturnType<typeof createPool>;
+  receiver: CountingReceiver;
+  tenants: readonly string[];
+  source: LoadSource;
+  timeoutMs: number;
+}
+
+/**
+ * Sends a phase's `count` events (as fast as the source goes, or at `rate`/s) with progress,
+ * runs `afterSend` once they are all handed over, then waits until every one of them is
+ * persisted and received.
+ */
+async function runPhase(
+  ctx: BenchContext,
+  deps: PhaseDeps,
+  phase: string,
+  count: number,
+  label: string,
+  rate?: number,
+  afterSend?: () => Promise<void>,
+): Promise<{ ids: string[]; sendSeconds: number }> {
+  const ids = deps.source.ids(phase, count);
+  const sending = progress(rate === undefined ? `${phase} sent` : `${phase} offered`, count);
+  const { seconds } = await deps.source.send(phase, count, { ...(rate !== undefined ? { rate } : {}), onProgress: (n) => sending.update(n) });
+  sending.done();
+  await afterSend?.();
+  await waitFor(ctx, deps, phase, ids, label);
+  return { ids, sendSeconds: seconds };
 }
 
 interface CpuReading {
@@ -320,50 +321,49 @@ async function sampleFleet(fleet: ProcessFleet): Promise<Map<ServiceName, ProcSa
   return out;
 }
 
-/** Polls the tenants' events tables and the receiver until `expected` ids with the prefix are in both. */
-async function waitFor(
-  ctx: BenchContext,
-  pool: ReturnType<typeof createPool>,
-  receiver: CountingReceiver,
-  tenants: readonly string[],
-  prefix: string,
-  expected: number,
-  timeoutMs: number,
-  label: string,
-): Promise<void> {
-  const bar = progress(`${prefix.slice(0, -1)} ${label}`, expected);
+/** Polls the tenants' events tables and the receiver until every id of the phase is in both. */
+async function waitFor(ctx: BenchContext, deps: PhaseDeps, phase: string, ids: readonly string[], label: string): Promise<void> {
+  const { pool, receiver, tenants, source, timeoutMs } = deps;
+  const expected = ids.length;
+  const bar = progress(`${phase} ${label}`, expected);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const persisted = sum((await persistedCounts(pool, tenants, prefix)).values());
-    let received = 0;
-    for (const id of receiver.receipts.keys()) if (id.startsWith(prefix)) received++;
-    bar.update(Math.min(persisted, received));
-    if (persisted >= expected && received >= expected) break;
+    const { rows } = await pool.query<{ n: string }>(
+      `SELECT count(*) AS n FROM (${unionOver(tenants, source, '1')}) s`,
+      [source.match.pattern(phase)],
+    );
+    const persisted = Number(rows[0]?.n ?? 0);
+    let receivedAll = 0;
+    for (const id of ids) if (receiver.receipts.has(id)) receivedAll++;
+    bar.update(Math.min(persisted, receivedAll));
+    if (persisted >= expected && receivedAll >= expected) break;
     if (Date.now() > deadline) {
       throw new Error(
-        `${label}: after ${timeoutMs / 1000}s only ${persisted} persisted and ${received} received of ${expected}`,
+        `${label}: after ${timeoutMs / 1000}s only ${persisted} persisted and ${receivedAll} received of ${expected}`,
       );
     }
     await new Promise((r) => setTimeout(r, 200));
   }
   bar.done();
-  ctx.log(`${label}: ${expected} ${prefix}* events persisted and received`);
+  ctx.log(`${label}: ${expected} ${phase} events persisted and received`);
 }
 
-function unionOver(tenants: readonly string[], select: string): string {
+/** `select` over the phase's rows of every tenant's events table (the phase pattern is $1). */
+function unionOver(tenants: readonly string[], source: LoadSource, select: string): string {
   return tenants
-    .map((t) => `SELECT ${select} FROM ${quoteIdent(tenantSchemaName(t))}.events WHERE id LIKE $1`)
+    .map((t) => `SELECT ${select} FROM ${quoteIdent(tenantSchemaName(t))}.events WHERE ${source.match.sql}`)
     .join(' UNION ALL ');
 }
 
 async function lastStoredAt(
   pool: ReturnType<typeof createPool>,
   tenants: readonly string[],
-  prefix: string,
+  source: LoadSource,
+  phase: string,
 ): Promise<number> {
   const { rows } = await pool.query<{ at: Date }>(
-    `SELECT max(stored_at) AS at FROM (${unionOver(tenants, 'stored_at')}) s`,
-    [`${prefix}%`],
+    `SELECT max(stored_at) AS at FROM (${unionOver(tenants, source, 'stored_at')}) s`,
+    [source.match.pattern(phase)],
   );
   return rows[0]!.at.getTime();
 }
@@ -371,28 +371,30 @@ async function lastStoredAt(
 async function storedLatencies(
   pool: ReturnType<typeof createPool>,
   tenants: readonly string[],
-  prefix: string,
+  source: LoadSource,
+  phase: string,
 ): Promise<number[]> {
   const { rows } = await pool.query<{ ms: number }>(
-    `SELECT extract(epoch FROM stored_at - captured_at)::float8 * 1000 AS ms FROM (${unionOver(tenants, 'stored_at, captured_at')}) s`,
-    [`${prefix}%`],
+    `SELECT extract(epoch FROM stored_at - captured_at)::float8 * 1000 AS ms FROM (${unionOver(tenants, source, 'stored_at, captured_at')}) s`,
+    [source.match.pattern(phase)],
   );
   return rows.map((r) => r.ms);
 }
 
 /**
- * Each event's `captured_at` (set by the publisher) or `stored_at` (the storing transaction's
- * start: it defaults to now()), by id, in ms since the epoch.
+ * Each event's `captured_at` (set by the publisher, or by capture when it maps the message) or
+ * `stored_at` (the storing transaction's start: it defaults to now()), by id, in ms since the epoch.
  */
 async function eventTimes(
   pool: ReturnType<typeof createPool>,
   tenants: readonly string[],
-  prefix: string,
+  source: LoadSource,
+  phase: string,
   column: 'captured_at' | 'stored_at',
 ): Promise<Map<string, number>> {
   const { rows } = await pool.query<{ id: string; at: Date }>(
-    `SELECT id, ${column} AS at FROM (${unionOver(tenants, `id, ${column}`)}) s`,
-    [`${prefix}%`],
+    `SELECT id, ${column} AS at FROM (${unionOver(tenants, source, `id, ${column}`)}) s`,
+    [source.match.pattern(phase)],
   );
   return new Map(rows.map((r) => [r.id, r.at.getTime()]));
 }

@@ -20,6 +20,8 @@ export interface ProcessFleetOptions {
   services?: readonly ServiceName[];
   /** Run a different entry point for a service (e.g. a capture driver), relative to the repo root. */
   entries?: Partial<Record<ServiceName, string>>;
+  /** Services started with an IPC channel (`child.send`), e.g. a driver the test commands. */
+  ipc?: readonly ServiceName[];
   /** Extra environment for one service, read at every (re)start. */
   envFor?: (name: ServiceName) => Record<string, string>;
   /** Where service output goes; default: only lines at warn or above reach stderr. */
@@ -143,7 +145,7 @@ export async function startProcessFleet(options: ProcessFleetOptions): Promise<P
         HTTP_HOST: '127.0.0.1',
         HTTP_PORT: String(entry.port),
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: options.ipc?.includes(name) ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
     });
     entry.child = child;
     entry.tail = [];
