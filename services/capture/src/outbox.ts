@@ -199,6 +199,10 @@ export async function numberBatch(
      )
      SELECT (SELECT last_seq::text FROM alloc) AS last_seq, EXISTS (SELECT 1 FROM progress) AS gated`,
     [instance, count, options.spool, options.from, options.to, options.consumed, options.lastSeq],
+    // Run once per batch of each instance: at a few events per second per number that is one
+    // statement per event or two, and planning it cost Postgres more than running it (~0.4 against
+    // ~0.3 ms).
+    { prepared: true },
   );
   const row = result.rows[0];
   if (!row?.gated) return SPOOL_CONFLICT;
