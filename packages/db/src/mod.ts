@@ -26,6 +26,7 @@ export {
 } from './migrate.ts';
 export { forTenant, type TenantDb, type TenantTx, type TenantQueryable } from './tenant-db.ts';
 export { queryPrepared, PREPARED_PER_CONNECTION } from './prepared.ts';
+export { Coalescer } from './coalescer.ts';
 export {
   provisionTenant,
   getTenant,

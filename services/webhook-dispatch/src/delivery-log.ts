@@ -1,6 +1,5 @@
-import { forTenant, type Pool } from '@switchyard/db';
+import { Coalescer, forTenant, type Pool } from '@switchyard/db';
 import type { Attempt } from '@switchyard/schema';
-import { Coalescer } from './coalescer.ts';
 import type { DeliveryResult } from './post-webhook.ts';
 
 export type DeliveryStatus = 'pending' | 'retrying' | 'delivered' | 'exhausted';

@@ -1,8 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * Runs many small writes as few statements: calls made while a flush is in flight (or in the
- * same turn of the event loop) wait and go together in the next one. With `waitMs` (default 0),
+ * Runs many small writes as few statements (webhook-dispatch's delivery log, capture's seq
+ * numbering): calls made while a flush is in flight (or in the same turn of the event loop) wait
+ * and go together in the next one. With `waitMs` (default 0),
  * a flush also waits until its oldest call is that old, unless a full batch is already there: a
  * statement costs Postgres far more than a row does (its round trip and commit, and its planning
  * unless prepared: 0.2–0.4 ms of its CPU against ~15 µs per row of the delivery log's), so a few
