@@ -13,6 +13,7 @@ import {
 import type { CaptureConfig } from './config.ts';
 import { LEASE_BUCKET, openLeaseBucket } from './lease-bucket.ts';
 import { createIngestBatcher, type IngestBatcher } from './ingest-batcher.ts';
+import { createNumbering, type Numbering } from './numbering.ts';
 import { captureMetrics } from './metrics.ts';
 import { createSessionControl, SESSION_CHANGED_SUBJECT } from './session-control.ts';
 import { serveSessionControl } from './session-control-responder.ts';
@@ -79,12 +80,15 @@ export async function startCapture(
       // One way onto INGEST for every instance of this replica: what they publish in one turn
       // goes as atomic batches (ingest-batcher.ts).
       const ingest = createIngestBatcher({ nc: ctx.nc, js: ctx.js, logger: ctx.logger, batches: metrics.ingestBatches });
-      const sessions = await wireSessions(ctx, config, options, replicaId, metrics, ingest);
+      // And one numbering statement per tenant at a time for all of its instances (numbering.ts).
+      const numbering = createNumbering();
+      const sessions = await wireSessions(ctx, config, options, replicaId, metrics, ingest, numbering);
       const attach: CaptureService['attach'] = (session) => {
         const adapter = attachCaptureAdapter({
           ...session,
           js: ctx.js,
           ingest,
+          numbering,
           db: forTenant(ctx.pool, session.tenant),
           logger: ctx.logger,
           metrics,
@@ -124,6 +128,7 @@ async function wireSessions(
   replicaId: string,
   metrics: ReturnType<typeof captureMetrics>,
   ingest: IngestBatcher,
+  numbering: Numbering,
 ): Promise<SessionManager> {
   const leases = await openLeaseBucket(ctx.js, {
     bucket: options.leaseBucket ?? LEASE_BUCKET,
@@ -151,6 +156,7 @@ async function wireSessions(
   const sessions = createSessionManager({
     js: ctx.js,
     ingest,
+    numbering,
     pool: ctx.pool,
     logger: ctx.logger,
     metrics,

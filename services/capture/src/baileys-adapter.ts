@@ -7,6 +7,7 @@ import type { BackoffOptions } from './backoff.ts';
 import type { SelfIdentity, UnsequencedEvent } from './captured-event.ts';
 import { createConnectionMapper } from './connection-mapper.ts';
 import type { IngestBatcher } from './ingest-batcher.ts';
+import type { Numbering } from './numbering.ts';
 import { createIngestPublisher } from './ingest-publisher.ts';
 import { createBatchMapper } from './mappers/batch-mapper.ts';
 import type { MapSink } from './mappers/map-context.ts';
@@ -27,6 +28,8 @@ export interface CaptureAdapterOptions {
   js: JetStreamClient;
   /** The process's shared INGEST batcher (app.ts makes one); without it, one publish per event. */
   ingest?: IngestBatcher;
+  /** The process's shared seq numbering (app.ts makes one); without it, a statement per batch. */
+  numbering?: Numbering;
   /** `forTenant(pool, tenant)`: where the instance's seq counter lives. */
   db: TenantQueryable;
   logger: Logger;
@@ -79,6 +82,7 @@ export function attachCaptureAdapter(options: CaptureAdapterOptions): CaptureAda
   const publisher = createIngestPublisher({
     js: options.js,
     ...(options.ingest ? { ingest: options.ingest } : {}),
+    ...(options.numbering ? { numbering: options.numbering } : {}),
     db: options.db,
     tenant,
     instance,

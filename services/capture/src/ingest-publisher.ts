@@ -14,12 +14,15 @@ import {
   type OutboxEntry,
   type UnstoredEntry,
 } from './outbox.ts';
+import type { Numbering } from './numbering.ts';
 import { createOutboxRelay, type InstancePublishing } from './outbox-relay.ts';
 import { lastSeq, type SeqRange } from './sequence.ts';
 import { DEFAULT_SPOOL_DIR, openSpool, type SpoolSettings, type SpoolWriter } from './spool.ts';
 import { replayInstanceSpools } from './spool-replay.ts';
 
 export interface IngestPublisherOptions extends InstancePublishing {
+  /** The process's shared seq numbering (app.ts makes one); without it, a statement per batch. */
+  numbering?: Numbering;
   /** PubAck wait per attempt. Default 5s. */
   publishTimeoutMs?: number;
   /** Delay between failed attempts (outbox writes and publishes alike). */
@@ -266,8 +269,9 @@ export function createIngestPublisher(options: IngestPublisherOptions): IngestPu
       if (batch.length > 0 && to !== undefined && !spillWanted && relay.canTakeDirect(batch.length)) {
         const from = numberedAt;
         const consumedNow = durable();
+        const request = { instance, count: batch.length, spool: spool.name, from, to, consumed: consumedNow, lastSeq: runLastSeq };
         const result = await untilDone(writerStopping.signal, 'seq allocation', () =>
-          numberBatch(db, instance, batch.length, { spool: spool.name, from, to, consumed: consumedNow, lastSeq: runLastSeq }),
+          options.numbering ? options.numbering.number(db, request) : numberBatch(db, instance, request.count, request),
         );
         if (result === undefined) return;
         let range = result;

@@ -159,6 +159,14 @@ export interface NumberOptions {
   lastSeq: number;
 }
 
+/** One instance's batch to number: `numberBatches` takes several of one tenant at once. */
+export interface NumberRequest extends NumberOptions {
+  instance: string;
+  count: number;
+}
+
+export type NumberResult = SeqRange | typeof SPOOL_CONFLICT | typeof NOT_CONTIGUOUS;
+
 /**
  * Allocates `count` seqs for a spooled batch that is published straight to INGEST, and records
  * in the same statement that the spool's records up to `to` are numbered, the last one with
@@ -172,44 +180,72 @@ export interface NumberOptions {
  * someone else allocated in between (a spool replayed elsewhere), and the run's seqs must stay
  * contiguous for a replay to know them. The caller then stores the batch in the outbox instead.
  */
-export async function numberBatch(
-  db: TenantQueryable,
-  instance: string,
-  count: number,
-  options: NumberOptions,
-): Promise<SeqRange | typeof SPOOL_CONFLICT | typeof NOT_CONTIGUOUS> {
-  if (!Number.isInteger(count) || count < 1) throw new RangeError(`cannot number ${count} events`);
-  // The gate reads the row without locking it: a live spool file has one writer (replayers only
-  // take dead files), and this only guards that writer's retry after a lost answer.
-  const result = await db.query<{ last_seq: string | null; gated: boolean }>(
-    `WITH progress AS (
-       SELECT 1 WHERE COALESCE((SELECT GREATEST(consumed, numbered) FROM :SCHEMA.capture_spool_progress WHERE instance = $1 AND spool = $3), 0) = $4
+export async function numberBatch(db: TenantQueryable, instance: string, count: number, options: NumberOptions): Promise<NumberResult> {
+  const [result] = await numberBatches(db, [{ ...options, instance, count }]);
+  return result!;
+}
+
+/**
+ * `numberBatch` for several instances of one tenant in one statement (one round trip and one
+ * commit), each answered as if alone. At most one request per instance (a statement may update
+ * a row once); a failure fails them all, and nothing of any is committed then.
+ */
+export async function numberBatches(db: TenantQueryable, requests: readonly NumberRequest[]): Promise<NumberResult[]> {
+  const instances = new Set<string>();
+  for (const r of requests) {
+    if (!Number.isInteger(r.count) || r.count < 1) throw new RangeError(`cannot number ${r.count} events`);
+    if (instances.has(r.instance)) throw new Error(`instance ${r.instance} twice in one numbering statement`);
+    instances.add(r.instance);
+  }
+  if (requests.length === 0) return [];
+  // The gate reads each progress row without locking it: a live spool file has one writer
+  // (replayers only take dead files), and this only guards that writer's retry after a lost answer.
+  const result = await db.query<{ instance: string; last_seq: string | null; gated: boolean }>(
+    `WITH req AS (
+       SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
+         AS r(instance, n, spool, from_at, to_at, consumed, run_last)
+     ), progress AS (
+       SELECT r.* FROM req r
+        WHERE COALESCE((SELECT GREATEST(p.consumed, p.numbered) FROM :SCHEMA.capture_spool_progress p
+                         WHERE p.instance = r.instance AND p.spool = r.spool), 0) = r.from_at
      ), alloc AS (
        INSERT INTO :SCHEMA.instance_sequences AS s (instance, last_seq)
-       SELECT $1, $2 FROM progress
+       SELECT instance, n FROM progress
        ON CONFLICT (instance) DO UPDATE SET last_seq = s.last_seq + EXCLUDED.last_seq
-       WHERE s.last_seq = $7 OR $6 >= $4
-       RETURNING last_seq
+       WHERE EXISTS (SELECT 1 FROM progress g WHERE g.instance = s.instance AND (s.last_seq = g.run_last OR g.consumed >= g.from_at))
+       RETURNING instance, last_seq
      ), advanced AS (
        INSERT INTO :SCHEMA.capture_spool_progress AS p (instance, spool, consumed, numbered, numbered_last_seq)
-       SELECT $1, $3, $6, $5, last_seq FROM alloc
+       SELECT g.instance, g.spool, g.consumed, g.to_at, a.last_seq FROM alloc a JOIN progress g ON g.instance = a.instance
        ON CONFLICT (instance, spool) DO UPDATE
          SET consumed = GREATEST(p.consumed, EXCLUDED.consumed), numbered = EXCLUDED.numbered,
              numbered_last_seq = EXCLUDED.numbered_last_seq, updated_at = now()
      )
-     SELECT (SELECT last_seq::text FROM alloc) AS last_seq, EXISTS (SELECT 1 FROM progress) AS gated`,
-    [instance, count, options.spool, options.from, options.to, options.consumed, options.lastSeq],
-    // Run once per batch of each instance: at a few events per second per number that is one
-    // statement per event or two, and planning it cost Postgres more than running it (~0.4 against
-    // ~0.3 ms).
+     SELECT r.instance, (SELECT a.last_seq::text FROM alloc a WHERE a.instance = r.instance) AS last_seq,
+            EXISTS (SELECT 1 FROM progress g WHERE g.instance = r.instance) AS gated
+       FROM req r`,
+    [
+      requests.map((r) => r.instance),
+      requests.map((r) => r.count),
+      requests.map((r) => r.spool),
+      requests.map((r) => r.from),
+      requests.map((r) => r.to),
+      requests.map((r) => r.consumed),
+      requests.map((r) => r.lastSeq),
+    ],
+    // Run for every batch of every instance: at a few events per second per number that is a
+    // statement per event or two, and planning it cost Postgres more than running it.
     { prepared: true },
   );
-  const row = result.rows[0];
-  if (!row?.gated) return SPOOL_CONFLICT;
-  if (row.last_seq === null) return NOT_CONTIGUOUS;
-  const last = Number(row.last_seq);
-  if (!Number.isSafeInteger(last)) throw new Error(`instance_sequences returned no usable last_seq for ${instance}`);
-  return { first: last - count + 1, last };
+  const rows = new Map(result.rows.map((row) => [row.instance, row]));
+  return requests.map((r): NumberResult => {
+    const row = rows.get(r.instance);
+    if (!row?.gated) return SPOOL_CONFLICT;
+    if (row.last_seq === null) return NOT_CONTIGUOUS;
+    const last = Number(row.last_seq);
+    if (!Number.isSafeInteger(last)) throw new Error(`instance_sequences returned no usable last_seq for ${r.instance}`);
+    return { first: last - r.count + 1, last };
+  });
 }
 
 /** Records that `spool` is acknowledged up to `consumed` (never moving it back or past `numbered`). */

@@ -5,6 +5,7 @@ import type { Logger } from '@switchyard/runtime';
 import type { BackoffOptions } from './backoff.ts';
 import { instanceLeaseKey, parseInstanceLeaseKey, type LeaseBucket } from './lease-bucket.ts';
 import type { IngestBatcher } from './ingest-batcher.ts';
+import type { Numbering } from './numbering.ts';
 import type { CaptureMetrics } from './metrics.ts';
 import { createSessionRunner, type SessionRunner } from './session-runner.ts';
 import { listCaptureInstances } from './session-store.ts';
@@ -15,6 +16,8 @@ export interface SessionManagerOptions {
   js: JetStreamClient;
   /** The process's shared INGEST batcher, handed to every session's publisher. */
   ingest?: IngestBatcher;
+  /** The replica's seq numbering (app.ts makes one); without it, a statement per instance's batch. */
+  numbering?: Numbering;
   pool: Pool;
   logger: Logger;
   metrics: CaptureMetrics;
@@ -107,6 +110,7 @@ export function createSessionManager(options: SessionManagerOptions): SessionMan
       db: forTenant(options.pool, tenant),
       js: options.js,
       ...(options.ingest ? { ingest: options.ingest } : {}),
+      ...(options.numbering ? { numbering: options.numbering } : {}),
       logger: options.logger,
       metrics,
       replicaId,

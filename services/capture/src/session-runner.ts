@@ -8,6 +8,7 @@ import { clearAuthState, loadAuthState } from './auth-state-store.ts';
 import { disconnectAction, disconnectReasonName, willReconnect } from './disconnect-policy.ts';
 import { createEventForwarder } from './event-forwarder.ts';
 import type { IngestBatcher } from './ingest-batcher.ts';
+import type { Numbering } from './numbering.ts';
 import type { CaptureMetrics } from './metrics.ts';
 import { deleteSession, getSession, recordStatus, type StatusPatch } from './session-store.ts';
 import type { CaptureSocket, SocketFactory } from './socket-factory.ts';
@@ -21,6 +22,7 @@ export interface SessionRunnerOptions {
   js: JetStreamClient;
   /** The process's shared INGEST batcher. */
   ingest?: IngestBatcher;
+  numbering?: Numbering;
   logger: Logger;
   metrics: CaptureMetrics;
   /** Recorded as the session's `owner`. */
@@ -83,6 +85,7 @@ export function createSessionRunner(options: SessionRunnerOptions): SessionRunne
     instance,
     js: options.js,
     ...(options.ingest ? { ingest: options.ingest } : {}),
+    ...(options.numbering ? { numbering: options.numbering } : {}),
     db,
     logger,
     metrics,

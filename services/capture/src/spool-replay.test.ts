@@ -17,7 +17,7 @@ import {
 import { createBatchMapper } from './mappers/batch-mapper.ts';
 import type { UnsequencedEvent } from './captured-event.ts';
 import { captureMetrics } from './metrics.ts';
-import { NOT_CONTIGUOUS, numberBatch, outboxBacklog, sequencedBytes, SPOOL_CONFLICT, spoolProgress, storeInOutbox } from './outbox.ts';
+import { NOT_CONTIGUOUS, numberBatch, numberBatches, outboxBacklog, sequencedBytes, SPOOL_CONFLICT, spoolProgress, storeInOutbox } from './outbox.ts';
 import { lastSeq } from './sequence.ts';
 import { deadSpools, openSpool, type SpoolEntry } from './spool.ts';
 import { createIngestPublisher } from './ingest-publisher.ts';
@@ -159,6 +159,41 @@ describe('local spool', () => {
     expect(await numberBatch(db, instance, 2, { spool: spool.name, from: ends[1]!, to: ends[3]!, consumed: ends[1]!, lastSeq: 2 })).toEqual({ first: 4, last: 5 });
     expect(await spoolProgress(db, instance, spool.name)).toEqual({ consumed: ends[1]!, numbered: ends[3]!, numberedLastSeq: 5 });
     spool.close(ends[3]!);
+  });
+
+  it('numbers several instances in one statement, each answered as it would be alone', async () => {
+    const db = forTenant(pool, tenant.tenant);
+    const names = ['multi-fresh', 'multi-next', 'multi-gap', 'multi-lost'];
+    const spools = new Map(names.map((n) => [n, openSpool({ dir, fsync: 'never' }, tenant.tenant, n)]));
+    const ends = new Map(names.map((n) => [n, spools.get(n)!.append(mapped(n, [`${n}-1`, `${n}-2`, `${n}-3`]))]));
+    const end = (n: string, i: number) => ends.get(n)![i]!;
+    const request = (instance: string, count: number, options: { from: number; to: number; consumed: number; lastSeq: number }) => ({
+      instance,
+      count,
+      spool: spools.get(instance)!.name,
+      ...options,
+    });
+    // Before: multi-next has numbered one event, multi-gap one that someone else followed with
+    // an outbox row, multi-lost one whose answer its writer never got.
+    for (const n of ['multi-next', 'multi-gap', 'multi-lost'])
+      expect(await numberBatch(db, n, 1, { spool: spools.get(n)!.name, from: 0, to: end(n, 0), consumed: 0, lastSeq: 0 })).toEqual({ first: 1, last: 1 });
+    await storeInOutbox(db, 'multi-gap', mapped('multi-gap', ['elsewhere']));
+
+    const answers = await numberBatches(db, [
+      request('multi-fresh', 3, { from: 0, to: end('multi-fresh', 2), consumed: 0, lastSeq: 0 }),
+      request('multi-next', 2, { from: end('multi-next', 0), to: end('multi-next', 2), consumed: 0, lastSeq: 1 }),
+      request('multi-gap', 2, { from: end('multi-gap', 0), to: end('multi-gap', 2), consumed: 0, lastSeq: 1 }),
+      request('multi-lost', 1, { from: 0, to: end('multi-lost', 0), consumed: 0, lastSeq: 0 }),
+    ]);
+    expect(answers).toEqual([{ first: 1, last: 3 }, { first: 2, last: 3 }, NOT_CONTIGUOUS, SPOOL_CONFLICT]);
+    // Only the two answered with seqs moved their counters and their files' offsets.
+    expect(await Promise.all(names.map((n) => lastSeq(db, n)))).toEqual([3, 3, 2, 1]);
+    expect(await spoolProgress(db, 'multi-fresh', spools.get('multi-fresh')!.name)).toEqual({ consumed: 0, numbered: end('multi-fresh', 2), numberedLastSeq: 3 });
+    expect(await spoolProgress(db, 'multi-next', spools.get('multi-next')!.name)).toEqual({ consumed: 0, numbered: end('multi-next', 2), numberedLastSeq: 3 });
+    expect(await spoolProgress(db, 'multi-gap', spools.get('multi-gap')!.name)).toEqual({ consumed: 0, numbered: end('multi-gap', 0), numberedLastSeq: 1 });
+    // One statement updates a row once: the same instance twice is refused before anything runs.
+    await expect(numberBatches(db, [request('multi-fresh', 1, { from: 0, to: 1, consumed: 0, lastSeq: 0 }), request('multi-fresh', 1, { from: 0, to: 1, consumed: 0, lastSeq: 0 })])).rejects.toThrow(/twice/);
+    for (const [n, spool] of spools) spool.close(end(n, 2));
   });
 
   it.each([
