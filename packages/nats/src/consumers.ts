@@ -22,6 +22,12 @@ export interface DurableConsumerOptions {
   maxAckPending?: number;
 }
 
+/** Whether a server of this version (`nc.info?.version`) takes filter lists (`filter_subjects`): 2.10 and later. */
+export function filterListsSupported(serverVersion: string | undefined): boolean {
+  const [major = 0, minor = 0] = (serverVersion ?? '').split('.').map((n) => Number.parseInt(n, 10));
+  return major > 2 || (major === 2 && minor >= 10);
+}
+
 export const CONSUMER_DEFAULTS = { maxDeliver: -1, ackWaitMs: 30_000, maxAckPending: 1000 } as const;
 
 export function durableConsumerConfig(options: DurableConsumerOptions): Partial<ConsumerConfig> {

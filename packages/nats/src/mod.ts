@@ -27,6 +27,7 @@ export {
   type BatchMessage,
 } from './atomic-batch.ts';
 export {
+  filterListsSupported,
   CONSUMER_DEFAULTS,
   ensureDurableConsumer,
   deleteDurableConsumer,

@@ -53,6 +53,7 @@ export {
   webhookDurableName,
   WEBHOOKS_SUBJECTS,
   tenantFilterSubject,
+  eventsTypeFilter,
   durableName,
   parseSubject,
   isSubjectParseError,

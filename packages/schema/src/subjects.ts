@@ -73,6 +73,11 @@ export const STREAM_SUBJECTS: Record<StreamKind, string[]> = {
   dlq: [`${PREFIX.dlq}.*`],
 };
 
+/** A tenant's EVENTS messages of one type, from every instance: `v1.events.<tenant>.*.<type>`. */
+export function eventsTypeFilter(tenant: string, type: string): string {
+  return `${PREFIX.events}.${assertTenantId(tenant)}.*.${assertType(type)}`;
+}
+
 /** The filter of a tenant's durable consumer on a stream. */
 export function tenantFilterSubject(kind: StreamKind, tenant: string): string {
   return kind === 'dlq' ? dlqSubject(tenant) : `${PREFIX[kind]}.${assertTenantId(tenant)}.>`;

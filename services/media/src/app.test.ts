@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { forTenant } from '@switchyard/db';
 import { publishEvent } from '@switchyard/nats';
-import { dlqRecordSchema, dlqSubject, eventsSubject, newEventId, STREAMS, type DlqRecord } from '@switchyard/schema';
+import { dlqRecordSchema, dlqSubject, durableName, eventsSubject, newEventId, STREAMS, type DlqRecord } from '@switchyard/schema';
 import type { RunningService } from '@switchyard/service';
 import { eventually, randomName, startServiceHarness, type ServiceHarness } from '@switchyard/testing';
 import { startMedia } from './app.ts';
@@ -80,6 +80,28 @@ describe('media service', () => {
       .filter((line) => line.startsWith('media_jobs_created_total{') && line.includes(`tenant="${tenant}"`))
       .map((line) => [/kind="(\w+)"/.exec(line)?.[1], Number(line.split(' ').at(-1))]);
     expect(Object.fromEntries(created)).toEqual({ image: 1, document: 1 });
+  });
+
+  it('reads only the types that can carry media: receipts and other events never reach it', async () => {
+    const other = await h.addTenant();
+    const receipt = {
+      ...messageEvent(other, {}),
+      type: 'message.read',
+      data: { message_id: randomName('msg'), chat_jid: '5511999999999@s.whatsapp.net', from_me: true, status: 'read', timestamp: '2026-11-23T10:00:01.000Z' },
+    };
+    const photo = messageEvent(other, { message_type: 'imageMessage', media: image });
+    await publishEvent(h.js, eventsSubject(other, 'phone-1', 'message.read'), new TextEncoder().encode(JSON.stringify(receipt)), { msgId: receipt.id });
+    await publishEvent(h.js, eventsSubject(other, 'phone-1', 'message.received'), new TextEncoder().encode(JSON.stringify(photo)), { msgId: photo.id });
+
+    await eventually(async () => {
+      const { rows } = await forTenant(h.pool, other).query<{ event_id: string }>('SELECT event_id FROM :SCHEMA.media_jobs');
+      return rows.some((row) => row.event_id === photo.id) ? true : undefined;
+    }, 20_000, "the photo's job");
+    const info = await h.jsm.consumers.info(STREAMS.events, durableName('media', other));
+    expect(info.config.filter_subjects).toEqual([`v1.events.${other}.*.message.received`, `v1.events.${other}.*.message.sent`]);
+    // The receipt was stored in EVENTS first, yet the durable delivered one message: the photo.
+    expect(info.delivered.consumer_seq).toBe(1);
+    expect(info.num_pending).toBe(0);
   });
 
   it('dead-letters an invalid envelope with its raw bytes', async () => {

@@ -1,4 +1,4 @@
-import type { Unclaimed } from '@switchyard/nats';
+import { filterListsSupported, type Unclaimed } from '@switchyard/nats';
 import { EVENT_TYPES, isValidTenantId, SYSTEM_TENANT } from '@switchyard/schema';
 
 /**
@@ -34,10 +34,7 @@ export type IngestLayout = 'split' | 'single';
 
 /** The layout a server of this version supports. */
 export function ingestLayoutFor(serverVersion: string | undefined): IngestLayout {
-  const [major = 0, minor = 0] = (serverVersion ?? '')
-    .split('.')
-    .map((n) => Number.parseInt(n, 10));
-  return major > 2 || (major === 2 && minor >= 10) ? 'split' : 'single';
+  return filterListsSupported(serverVersion) ? 'split' : 'single';
 }
 
 /** What the catch-all does with a subject: nothing (a tenant durable reads it) or dead-letter. */
