@@ -1,7 +1,7 @@
 // `pnpm bench capture [--events 20000] [--sessions 100] [--single-events 5000] [--out file.json]`:
 // capture in this process on a private nats-server and the test database, fed through Baileys'
-// own event buffer. Events/s from the emitter to acknowledged in INGEST (through the spool and a
-// numbering statement per batch), CPU µs per event, beside the raw JetStream publish rate measured in the same run; and
+// own event buffer. Events/s from the emitter to acknowledged in INGEST (through the spool and the
+// numbering statements, one per turn for the instances of a tenant), CPU µs per event, beside the raw JetStream publish rate measured in the same run; and
 // RSS per idle and per active session with `--sessions` simulated sessions. The floor phase
 // runs the same feed through Baileys' buffer, capture's mappers and the envelope encoding with
 // nothing published: the work any design of capture does per event, beside which
