@@ -28,7 +28,7 @@ export interface CaptureAdapterOptions {
   js: JetStreamClient;
   /** The process's shared INGEST batcher (app.ts makes one); without it, one publish per event. */
   ingest?: IngestBatcher;
-  /** The process's shared seq numbering (app.ts makes one); without it, a statement per batch. */
+  /** The process's shared seq numbering (app.ts makes one); default: the instance's own. */
   numbering?: Numbering;
   /** `forTenant(pool, tenant)`: where the instance's seq counter lives. */
   db: TenantQueryable;

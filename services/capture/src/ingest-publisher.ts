@@ -5,7 +5,6 @@ import {
   checkpointSpool,
   deleteFromOutbox,
   NOT_CONTIGUOUS,
-  numberBatch,
   outboxBacklog,
   pruneSpoolProgress,
   SPOOL_CONFLICT,
@@ -14,14 +13,14 @@ import {
   type OutboxEntry,
   type UnstoredEntry,
 } from './outbox.ts';
-import type { Numbering } from './numbering.ts';
+import { createNumbering, type Numbering } from './numbering.ts';
 import { createOutboxRelay, type InstancePublishing } from './outbox-relay.ts';
 import { lastSeq, type SeqRange } from './sequence.ts';
 import { DEFAULT_SPOOL_DIR, openSpool, type SpoolSettings, type SpoolWriter } from './spool.ts';
 import { replayInstanceSpools } from './spool-replay.ts';
 
 export interface IngestPublisherOptions extends InstancePublishing {
-  /** The process's shared seq numbering (app.ts makes one); without it, a statement per batch. */
+  /** The process's shared seq numbering (app.ts makes one); default: this instance's own. */
   numbering?: Numbering;
   /** PubAck wait per attempt. Default 5s. */
   publishTimeoutMs?: number;
@@ -101,6 +100,7 @@ export function createIngestPublisher(options: IngestPublisherOptions): IngestPu
   const labels = { tenant, instance };
   const log = logger.child(labels);
   const pendingGauge = metrics.pending.labels(labels);
+  const numbering = options.numbering ?? createNumbering();
 
   const staged: StagedEntry[] = [];
   // Closing stops the relay at once but gives the writer a grace period: what Baileys handed
@@ -270,9 +270,7 @@ export function createIngestPublisher(options: IngestPublisherOptions): IngestPu
         const from = numberedAt;
         const consumedNow = durable();
         const request = { instance, count: batch.length, spool: spool.name, from, to, consumed: consumedNow, lastSeq: runLastSeq };
-        const result = await untilDone(writerStopping.signal, 'seq allocation', () =>
-          options.numbering ? options.numbering.number(db, request) : numberBatch(db, instance, request.count, request),
-        );
+        const result = await untilDone(writerStopping.signal, 'seq allocation', () => numbering.number(db, request));
         if (result === undefined) return;
         let range = result;
         if (range === SPOOL_CONFLICT) {

@@ -24,7 +24,7 @@ export function createNumbering(): Numbering {
     number(db, request) {
       let coalescer = byTenant.get(db.tenant);
       if (coalescer === undefined) {
-        // Every handle of a tenant in this replica is on the same pool: any one of them will do.
+        // Every handle of a tenant in this replica uses the same pool, so the first one will do.
         coalescer = new Coalescer({ run: (requests) => numberBatches(db, requests), keyOf: (r) => r.instance, maxBatch: MAX_INSTANCES_PER_STATEMENT });
         byTenant.set(db.tenant, coalescer);
       }

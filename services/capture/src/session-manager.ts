@@ -16,7 +16,7 @@ export interface SessionManagerOptions {
   js: JetStreamClient;
   /** The process's shared INGEST batcher, handed to every session's publisher. */
   ingest?: IngestBatcher;
-  /** The replica's seq numbering (app.ts makes one); without it, a statement per instance's batch. */
+  /** The replica's seq numbering (app.ts makes one); default: each instance its own. */
   numbering?: Numbering;
   pool: Pool;
   logger: Logger;
