@@ -115,7 +115,7 @@ export default async function e2e(args: BenchArgs): Promise<void> {
       const startedAt = Date.now();
       const throughput = await run('tp', events, 'persisted and received');
       const persistedEnd = await lastStoredAt(pool, tenants, source, 'tp');
-      const receivedEnd = Math.max(...throughput.ids.map((id) => receiver.receipts.get(id)!.firstAt));
+      const receivedEnd = throughput.ids.reduce((last, id) => Math.max(last, receiver.receipts.get(id)!.firstAt), 0);
       const persistedSeconds = (persistedEnd - startedAt) / 1000;
       const receivedSeconds = (receivedEnd - startedAt) / 1000;
 
