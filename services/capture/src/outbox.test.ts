@@ -19,6 +19,7 @@ import {
   type TestTenant,
 } from '@switchyard/testing';
 import { createIngestBatcher } from './ingest-batcher.ts';
+import { createNumbering } from './numbering.ts';
 import { outboxBacklog } from './outbox.ts';
 import { lastSeq } from './sequence.ts';
 import { capturing as capturingOn, readStream, silentLogger } from './test-support.ts';
@@ -99,14 +100,16 @@ describe('durable outbox', () => {
     expect((await outboxBacklog(forTenant(pool, tenant.tenant), 'outage')).size).toBe(0);
   }, 90_000);
 
-  it('keeps capturing while Postgres is unreachable (nothing gets a seq, so nothing goes out) and publishes everything in order once it is back', async () => {
-    // A TCP proxy in front of Postgres that the test can cut: every connection through it is
-    // dropped and new ones are refused until it opens again.
+  /**
+   * A TCP proxy in front of Postgres that the test can cut: `cut()` drops every connection
+   * through it, and while `refusing` new ones are refused too.
+   */
+  async function cuttablePostgres(max: number) {
     const target = new URL(TEST_DATABASE_URL);
     const links = new Set<Socket>();
-    let open = true;
+    const state = { refusing: false };
     const proxy = createServer((client) => {
-      if (!open) return client.destroy();
+      if (state.refusing) return client.destroy();
       const upstream = connectTcp(Number(target.port || 5432), target.hostname);
       for (const socket of [client, upstream]) {
         links.add(socket);
@@ -123,17 +126,30 @@ describe('durable outbox', () => {
     const via = new URL(TEST_DATABASE_URL);
     via.hostname = '127.0.0.1';
     via.port = String((proxy.address() as AddressInfo).port);
-    const cutPool = await createTestPool({ url: via.toString(), max: 2 });
+    const pool = await createTestPool({ url: via.toString(), max });
+    return {
+      state,
+      db: forTenant(pool, tenant.tenant),
+      cut: () => links.forEach((socket) => socket.destroy()),
+      async close() {
+        await pool.end();
+        proxy.close();
+      },
+    };
+  }
+
+  it('keeps capturing while Postgres is unreachable (nothing gets a seq, so nothing goes out) and publishes everything in order once it is back', async () => {
+    const postgres = await cuttablePostgres(2);
     const instance = 'pg-away';
     const { adapter, emit, ids } = capturing(instance, {
-      db: forTenant(cutPool, tenant.tenant),
+      db: postgres.db,
       backoff: { initialMs: 100, maxMs: 300 },
     });
     try {
       emit(30);
       await adapter.idle();
-      open = false;
-      for (const socket of links) socket.destroy();
+      postgres.state.refusing = true;
+      postgres.cut();
       for (let i = 0; i < 10; i++) {
         emit(5);
         await new Promise((r) => setTimeout(r, 150));
@@ -141,15 +157,35 @@ describe('durable outbox', () => {
       // Without Postgres nothing gets a seq, so nothing new goes out.
       expect(await ingested(instance)).toHaveLength(30);
       expect(adapter.pending()).toBe(50);
-      open = true;
+      postgres.state.refusing = false;
       emit(20);
       await adapter.idle();
     } finally {
       await adapter.close();
-      await cutPool.end();
-      proxy.close();
+      await postgres.close();
     }
     expectInOrderOnce(await ingested(instance), ids);
+  }, 60_000);
+
+  it("numbers instances that share statements through connections cut mid-statement: each one's seqs contiguous, every event once", async () => {
+    // Statements in flight when their connection drops: some committed with the answer lost
+    // (the instances adopt the seqs the progress rows say they got), some never ran.
+    const postgres = await cuttablePostgres(2);
+    const numbering = createNumbering();
+    const instances = ['shared-a', 'shared-b', 'shared-c'];
+    const feeds = instances.map((instance) => capturing(instance, { db: postgres.db, numbering, backoff: { initialMs: 20, maxMs: 100 } }));
+    try {
+      for (let round = 0; round < 60; round++) {
+        for (const feed of feeds) feed.emit(3);
+        await new Promise((r) => setTimeout(r, 5));
+        if (round % 3 === 2) postgres.cut();
+      }
+      await Promise.all(feeds.map((feed) => feed.adapter.idle()));
+    } finally {
+      for (const feed of feeds) await feed.adapter.close();
+      await postgres.close();
+    }
+    for (const [i, instance] of instances.entries()) expectInOrderOnce(await ingested(instance), feeds[i]!.ids);
   }, 60_000);
 
   it('stores what is published but unacknowledged when a publisher closes with NATS away, for the next owner to relay', async () => {
