@@ -12,11 +12,15 @@ export interface FedMessage {
   messageId: string;
 }
 
+/** What every message id of a phase starts with: alphanumeric, as WhatsApp's own ids are. */
+export function fedMessagePrefix(phase: string): string {
+  return `E2E${phase.toUpperCase()}`;
+}
+
 export function fedMessage(phase: string, i: number, tenants: readonly string[], instances: number): FedMessage {
   const tenant = tenants[i % tenants.length]!;
   const perTenant = Math.floor(i / tenants.length);
-  // Alphanumeric, as WhatsApp's own ids are; unique per phase, tenant and position.
-  return { tenant, instance: `phone-${(perTenant % instances) + 1}`, messageId: `E2E${phase.toUpperCase()}${i}` };
+  return { tenant, instance: `phone-${(perTenant % instances) + 1}`, messageId: `${fedMessagePrefix(phase)}${i}` };
 }
 
 /** bench → feed: hand `count` messages of `phase` to Baileys' emitters, as fast as they go or at `rate`/s. */

@@ -4,7 +4,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { JetStreamClient } from 'nats';
 import { messageEventId } from '../../services/capture/src/message-mapper.ts';
-import { FEED_CHAT, fedMessage, type FeedCommand, type FeedReply } from './capture-load.ts';
+import { FEED_CHAT, fedMessage, fedMessagePrefix, type FeedCommand, type FeedReply } from './capture-load.ts';
 import { messageEvent, offerAtRate, publishAll, type OutgoingEvent } from './load.ts';
 
 export type SourceName = 'publish' | 'capture';
@@ -65,10 +65,9 @@ export function publishingSource(js: JetStreamClient, tenants: readonly string[]
  * capture numbers each instance's seq.
  */
 export function captureSource(feed: ChildProcess, tenants: readonly string[], instances: number): LoadSource {
-  const phaseId = (phase: string) => `E2E${phase.toUpperCase()}`;
   return {
     label: 'capture (Baileys event buffer in the capture process)',
-    match: { sql: "data->>'message_id' LIKE $1", pattern: (phase) => `${phaseId(phase)}%` },
+    match: { sql: "data->>'message_id' LIKE $1", pattern: (phase) => `${fedMessagePrefix(phase)}%` },
     ids: (phase, count) =>
       Array.from({ length: count }, (_, i) => {
         const { tenant, instance, messageId } = fedMessage(phase, i, tenants, instances);
