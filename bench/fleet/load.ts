@@ -1,7 +1,5 @@
 import { Worker } from 'node:worker_threads';
 import type { JetStreamClient } from 'nats';
-import type pg from 'pg';
-import { quoteIdent, tenantSchemaName } from '@switchyard/db';
 import { ingestSubject } from '@switchyard/schema';
 import { messageReceivedEvent } from '@switchyard/testing';
 
@@ -110,29 +108,6 @@ export async function offerAtRate(
   }
   await Promise.all(inFlight);
   return sent;
-}
-
-/** Rows in each tenant's events table. */
-export async function persistedCounts(
-  pool: pg.Pool,
-  tenants: readonly string[],
-  idPrefix = '',
-): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  for (const tenant of tenants) {
-    const { rows } = await pool.query<{ n: string }>(
-      `SELECT count(*) AS n FROM ${quoteIdent(tenantSchemaName(tenant))}.events WHERE id LIKE $1`,
-      [`${idPrefix}%`],
-    );
-    out.set(tenant, Number(rows[0]?.n ?? 0));
-  }
-  return out;
-}
-
-export function sum(values: Iterable<number>): number {
-  let total = 0;
-  for (const v of values) total += v;
-  return total;
 }
 
 /** A publish worker started and connected, its events handed over, waiting for `go`. */
