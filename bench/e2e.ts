@@ -100,12 +100,12 @@ export default async function e2e(args: BenchArgs): Promise<void> {
         await createTenantWithEndpoint(env, tenant, `${receiver.url}/hooks/${tenant}`);
       const js = nc.jetstream();
       const source = sourceFor(sourceName, fleet, js, tenants, instanceCount);
-      const run = (phase: string, count: number, label: string, rate?: number, afterSend?: () => Promise<void>) =>
-        runPhase(ctx, { pool, receiver, tenants, source, timeoutMs }, phase, count, label, rate, afterSend);
+      const run = (phase: string, ids: readonly string[], label: string, options: PhaseOptions = {}) =>
+        runPhase(ctx, { pool, receiver, tenants, source, timeoutMs }, phase, ids, label, options);
 
       // Warm-up: every durable exists (capture: every session attached), every code path is
       // compiled, before anything is timed.
-      await run('warm', 20 * tenantCount, 'warm-up');
+      await run('warm', source.ids('warm', 20 * tenantCount), 'warm-up');
 
       const before = await sampleFleet(fleet);
       const cpuBefore = process.cpuUsage();
@@ -113,9 +113,10 @@ export default async function e2e(args: BenchArgs): Promise<void> {
       // Throughput: N events as fast as the source takes them, timed to the last row and the last receipt.
       ctx.log(`throughput: ${events} events over ${tenantCount} tenants (${source.label})`);
       const startedAt = Date.now();
-      const throughput = await run('tp', events, 'persisted and received');
+      const throughputIds = source.ids('tp', events);
+      const throughput = await run('tp', throughputIds, 'persisted and received');
       const persistedEnd = await lastStoredAt(pool, tenants, source, 'tp');
-      const receivedEnd = throughput.ids.reduce((last, id) => Math.max(last, receiver.receipts.get(id)!.firstAt), 0);
+      const receivedEnd = throughputIds.reduce((last, id) => Math.max(last, receiver.receipts.get(id)!.firstAt), 0);
       const persistedSeconds = (persistedEnd - startedAt) / 1000;
       const receivedSeconds = (receivedEnd - startedAt) / 1000;
 
@@ -123,8 +124,8 @@ export default async function e2e(args: BenchArgs): Promise<void> {
       // Core subscriptions on INGEST and EVENTS time each event's arrival there, splitting the
       // path into its hops: publish → INGEST (the publisher and NATS), INGEST → EVENTS (the
       // router) and EVENTS → stored (persistence).
-      const offeredCount = Math.round(rate * duration);
-      const latencyIds = new Set(source.ids('lat', offeredCount));
+      const offeredIds = source.ids('lat', Math.round(rate * duration));
+      const latencyIds = new Set(offeredIds);
       const reachedEvents = new Map<string, number>();
       const reachedIngest = new Map<string, number>();
       const tap = (into: Map<string, number>) => (_err: unknown, msg: { data: Uint8Array }) => {
@@ -140,8 +141,11 @@ export default async function e2e(args: BenchArgs): Promise<void> {
       const natsPid = await pidOfNatsServer(nats.port);
       const offeredCpu = await cpuAt(fleet, natsPid);
       let offeredCores: Record<string, number | null> | undefined;
-      const latency = await run('lat', offeredCount, 'persisted and received', rate, async () => {
-        offeredCores = coresBetween(offeredCpu, await cpuAt(fleet!, natsPid));
+      await run('lat', offeredIds, 'persisted and received', {
+        rate,
+        afterSend: async () => {
+          offeredCores = coresBetween(offeredCpu, await cpuAt(fleet!, natsPid));
+        },
       });
       eventsTap.unsubscribe();
       ingestTap.unsubscribe();
@@ -159,7 +163,7 @@ export default async function e2e(args: BenchArgs): Promise<void> {
         if (ingested !== undefined) routerHop.push(at - ingested);
         if (stored !== undefined) persistenceHop.push(stored - at);
       }
-      const receivedLatency = latency.ids.flatMap((id) => {
+      const receivedLatency = offeredIds.flatMap((id) => {
         const at = capturedAt.get(id);
         const receipt = receiver.receipts.get(id);
         return at === undefined || receipt === undefined ? [] : [receipt.firstAt - at];
@@ -200,7 +204,7 @@ export default async function e2e(args: BenchArgs): Promise<void> {
         },
         latency: {
           offered_per_second: rate,
-          sent: latency.ids.length,
+          sent: offeredIds.length,
           publish_to_persisted: persistedSummary,
           publish_to_received: summarizeLatencies(receivedLatency),
           hops: {
@@ -250,27 +254,31 @@ interface PhaseDeps {
   timeoutMs: number;
 }
 
+interface PhaseOptions {
+  /** Open loop at this many events/s; absent: as fast as the source goes. */
+  rate?: number;
+  /** Runs once every event is handed over, before the wait for them. */
+  afterSend?: () => Promise<void>;
+}
+
 /**
- * Sends a phase's `count` events (as fast as the source goes, or at `rate`/s) with progress,
- * runs `afterSend` once they are all handed over, then waits until every one of them is
- * persisted and received.
+ * Sends a phase's events (`ids`: the source's ids of its first `ids.length`) with progress, then
+ * waits until every one of them is persisted and received.
  */
 async function runPhase(
   ctx: BenchContext,
   deps: PhaseDeps,
   phase: string,
-  count: number,
+  ids: readonly string[],
   label: string,
-  rate?: number,
-  afterSend?: () => Promise<void>,
-): Promise<{ ids: string[]; sendSeconds: number }> {
-  const ids = deps.source.ids(phase, count);
-  const sending = progress(rate === undefined ? `${phase} sent` : `${phase} offered`, count);
-  const { seconds } = await deps.source.send(phase, count, { ...(rate !== undefined ? { rate } : {}), onProgress: (n) => sending.update(n) });
+  { rate, afterSend }: PhaseOptions,
+): Promise<{ sendSeconds: number }> {
+  const sending = progress(rate === undefined ? `${phase} sent` : `${phase} offered`, ids.length);
+  const { seconds } = await deps.source.send(phase, ids.length, { ...(rate !== undefined ? { rate } : {}), onProgress: (n) => sending.update(n) });
   sending.done();
   await afterSend?.();
   await waitFor(ctx, deps, phase, ids, label);
-  return { ids, sendSeconds: seconds };
+  return { sendSeconds: seconds };
 }
 
 interface CpuReading {
