@@ -92,17 +92,17 @@ describe('chaos: every service SIGKILLed in turn and restarted', () => {
     await env.fleet.kill('capture');
     const durableAtKill = env.driver.durable;
     await sleep(DOWN_MS);
-    const { repairedAt, expected, accounting } = await resumeDriver(env, tenant, total, emittedAtKill, driverEnv);
-    const result = toResult(
-      'kill-capture',
-      accounting,
-      recoverySeconds(accounting, expected, repairedAt),
+    const { result, accounting } = await resumeAndRecord(env, {
+      name: 'kill-capture',
+      tenant,
+      total,
+      emittedAtKill,
+      driverEnv,
       startedAt,
-      `driver process (test/chaos/support/capture-driver.ts) fed through Baileys' emitter; SIGKILL with ${pendingAtKill} of ${emittedAtKill + 1} captured events not yet acknowledged by INGEST, ${durableAtKill} in the outbox` +
-        lostWhere(accounting.missing, expected, durableAtKill),
-      env,
-    );
-    await recordResult(result);
+      notes: (missing, expected) =>
+        `driver process (test/chaos/support/capture-driver.ts) fed through Baileys' emitter; SIGKILL with ${pendingAtKill} of ${emittedAtKill + 1} captured events not yet acknowledged by INGEST, ${durableAtKill} in the outbox` +
+        lostWhere(missing, expected, durableAtKill),
+    });
     assertNoLoss(zero, result, accounting);
   });
 
@@ -131,16 +131,16 @@ describe('chaos: every service SIGKILLed in turn and restarted', () => {
     expect(storedAtKill, 'captured events waiting in the outbox when capture was killed').toBeGreaterThan(0);
     await sleep(DOWN_MS);
     await env.nats.restart();
-    const { repairedAt, expected, accounting } = await resumeDriver(env, tenant, total, emittedAtKill, driverEnv);
-    const result = toResult(
-      'kill-capture-outbox',
-      accounting,
-      recoverySeconds(accounting, expected, repairedAt),
+    const { result, accounting } = await resumeAndRecord(env, {
+      name: 'kill-capture-outbox',
+      tenant,
+      total,
+      emittedAtKill,
+      driverEnv,
       startedAt,
-      `nats-server SIGKILLed once 200 captured events had gone straight to INGEST; capture SIGKILLed with ${storedAtKill} events in its Postgres outbox (${emittedAtKill + 1} captured), ${DOWN_MS / 1000}s later NATS and capture restarted`,
-      env,
-    );
-    await recordResult(result);
+      notes: () =>
+        `nats-server SIGKILLed once 200 captured events had gone straight to INGEST; capture SIGKILLed with ${storedAtKill} events in its Postgres outbox (${emittedAtKill + 1} captured), ${DOWN_MS / 1000}s later NATS and capture restarted`,
+    });
     expect(await outboxRows(), 'the outbox is empty once everything is relayed').toBe(0);
     assertNoLoss(zero, result, accounting);
   });
@@ -162,17 +162,23 @@ async function startDriver(env: ChaosEnv, driverEnv: Record<string, string>): Pr
 
 /**
  * Starts the killed driver again from the first message it had not reported — WhatsApp resends
- * only what the device never got — waits until it has emitted all `total`, and accounts for every
- * message's derived id end to end.
+ * only what the device never got — waits until it has emitted all `total`, accounts for every
+ * message's derived id end to end, and records the scenario's row (recovery from the restart).
  */
-async function resumeDriver(
+async function resumeAndRecord(
   env: ChaosEnv,
-  tenant: string,
-  total: number,
-  emittedAtKill: number,
-  driverEnv: (from: number) => Record<string, string>,
-): Promise<{ repairedAt: number; expected: Expected[]; accounting: Awaited<ReturnType<typeof settle>> }> {
-  env.driver.env = driverEnv(emittedAtKill + 1);
+  run: {
+    name: string;
+    tenant: string;
+    total: number;
+    emittedAtKill: number;
+    driverEnv: (from: number) => Record<string, string>;
+    startedAt: number;
+    notes: (missing: readonly string[], expected: readonly Expected[]) => string;
+  },
+): Promise<{ result: ReturnType<typeof toResult>; accounting: Awaited<ReturnType<typeof settle>> }> {
+  const { tenant, total, emittedAtKill } = run;
+  env.driver.env = run.driverEnv(emittedAtKill + 1);
   await env.fleet.start('capture');
   const repairedAt = Date.now();
   while (env.driver.lastEmitted < total - 1 && Date.now() < repairedAt + 60_000) await sleep(50);
@@ -182,7 +188,9 @@ async function resumeDriver(
     sentAt: k <= emittedAtKill ? repairedAt - DOWN_MS : repairedAt,
   }));
   const accounting = await settle(env, [tenant], expected, '', 90_000);
-  return { repairedAt, expected, accounting };
+  const result = toResult(run.name, accounting, recoverySeconds(accounting, expected, repairedAt), run.startedAt, run.notes(accounting.missing, expected), env);
+  await recordResult(result);
+  return { result, accounting };
 }
 
 /** One poison event a second on the scenario's first tenant until told to stop. */
