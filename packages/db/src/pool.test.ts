@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { DependencyUnreachableError } from '@switchyard/runtime';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkPostgres, createPool, ensureDatabase, pingPostgres } from './pool.ts';
+import { checkPostgres, connectionOptions, createPool, ensureDatabase, pingPostgres } from './pool.ts';
 import { openTestPool, TEST_URL } from './test-helpers.ts';
 import type { Pool } from 'pg';
 
@@ -20,6 +20,31 @@ describe('createPool', () => {
     expect(path.rows[0]?.search_path).toBe('pg_catalog');
     await expect(pool.query('SELECT * FROM events')).rejects.toMatchObject({ code: '42P01' });
     await expect(pool.query('SELECT * FROM tenants')).rejects.toMatchObject({ code: '42P01' });
+  });
+
+  it('starts every connection with the settings given, the search_path still pinned', async () => {
+    const generic = createPool({ url: TEST_URL, max: 2, settings: { plan_cache_mode: 'force_generic_plan', statement_timeout: '5s' } });
+    try {
+      const clients = [await generic.connect(), await generic.connect()];
+      for (const client of clients) {
+        const row = (await client.query<{ mode: string; timeout: string; path: string }>(
+          `SELECT current_setting('plan_cache_mode') AS mode, current_setting('statement_timeout') AS timeout, current_setting('search_path') AS path`,
+        )).rows[0];
+        expect(row).toEqual({ mode: 'force_generic_plan', timeout: '5s', path: 'pg_catalog' });
+      }
+      for (const client of clients) client.release();
+    } finally {
+      await generic.end();
+    }
+    // The default pool keeps the server's own choice.
+    expect((await pool.query<{ mode: string }>(`SELECT current_setting('plan_cache_mode') AS mode`)).rows[0]?.mode).toBe('auto');
+  });
+
+  it('refuses a setting that would unpin the search_path or need quoting', () => {
+    expect(connectionOptions()).toBe('-c search_path=pg_catalog');
+    expect(() => connectionOptions({ search_path: 'tenant_a' })).toThrow(/pinned/);
+    expect(() => connectionOptions({ statement_timeout: '5s -c search_path=tenant_a' })).toThrow(/not a usable Postgres setting/);
+    expect(() => connectionOptions({ 'x y': '1' })).toThrow(/not a usable Postgres setting/);
   });
 
   it('survives the backend of a checked-out connection being terminated, and reconnects', async () => {

@@ -20,6 +20,26 @@ export interface PoolOptions {
    * error would crash the process. Defaults to a line on stderr.
    */
   onError?: (error: Error) => void;
+  /**
+   * Server settings every connection of the pool starts with (sent as `-c name=value` at
+   * connect), e.g. `{ plan_cache_mode: 'force_generic_plan' }`. The search_path is not one of them.
+   */
+  settings?: Readonly<Record<string, string>>;
+}
+
+const SETTING_NAME = /^[a-z_][a-z0-9_.]*$/;
+const SETTING_VALUE = /^[A-Za-z0-9_.:-]+$/;
+
+/** The startup `options` of a pool: the pinned search_path, then `settings` in the order given. */
+export function connectionOptions(settings: Readonly<Record<string, string>> = {}): string {
+  const parts = ['-c search_path=pg_catalog'];
+  for (const [name, value] of Object.entries(settings)) {
+    if (name === 'search_path') throw new Error('search_path is pinned to pg_catalog; tenant schemas are named in every statement');
+    // The options string is split on spaces by the server: refuse what would need escaping.
+    if (!SETTING_NAME.test(name) || !SETTING_VALUE.test(value)) throw new Error(`not a usable Postgres setting: ${name}=${value}`);
+    parts.push(`-c ${name}=${value}`);
+  }
+  return parts.join(' ');
 }
 
 /**
@@ -27,12 +47,13 @@ export interface PoolOptions {
  * ("relation does not exist") instead of silently reading whichever schema happens to match.
  */
 export function createPool(options: PoolOptions): Pool {
+  const connection = connectionOptions(options.settings);
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.max,
     application_name: options.applicationName,
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
-    options: '-c search_path=pg_catalog',
+    options: connection,
   });
   const onError = options.onError ?? ((error: Error) => process.stderr.write(`postgres connection error: ${error.message}\n`));
   pool.on('error', onError);

@@ -65,6 +65,8 @@ export interface ServiceDefinition<C extends BaseServiceConfig> {
   logger?: Logger;
   /** Tests: the tenant registry bucket (defaults to the production one). */
   tenantBucket?: string;
+  /** Server settings for every connection of the service's pool (`PoolOptions.settings`). */
+  postgresSettings?: Readonly<Record<string, string>>;
 }
 
 export interface RunningService {
@@ -92,6 +94,7 @@ export async function startService<C extends BaseServiceConfig>(def: ServiceDefi
     url: config.DATABASE_URL,
     max: config.DATABASE_POOL_MAX,
     applicationName: `switchyard-${service}`,
+    ...(def.postgresSettings ? { settings: def.postgresSettings } : {}),
     // The query that was using the connection fails and is retried by its caller; this says why.
     onError: (err) => logger.warn({ err }, 'postgres connection lost; it will be re-established'),
   });

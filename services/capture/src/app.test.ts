@@ -42,6 +42,9 @@ describe('startCapture', () => {
       capture.attach({ ev, tenant: tenant.tenant, instance: 'desk' });
       ev.emit('messages.upsert', fixture('text-received-lid').upsert);
       ev.emit('messages.upsert', fixture('image-received').upsert);
+      // Its statements run with generic plans (the numbering statement was planned on every call).
+      const mode = await capture.context.pool.query<{ mode: string }>(`SELECT current_setting('plan_cache_mode') AS mode`);
+      expect(mode.rows[0]?.mode).toBe('force_generic_plan');
     } finally {
       // Stop drains the queue before closing NATS: both events must be on INGEST afterwards.
       await capture.stop();

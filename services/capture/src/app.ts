@@ -75,6 +75,11 @@ export async function startCapture(
     },
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.tenantBucket ? { tenantBucket: options.tenantBucket } : {}),
+    // Every statement of capture finds its rows by primary key, so one generic plan per prepared
+    // statement serves all calls. Left to choose, Postgres planned the numbering statement (run
+    // for every batch of every instance) afresh on each call, 0.17 ms of planning for 0.09 ms of
+    // running it: with the request arrays' lengths known, a custom plan always looks cheaper.
+    postgresSettings: { plan_cache_mode: 'force_generic_plan' },
     async wire(ctx) {
       const metrics = captureMetrics(ctx.registry);
       // One way onto INGEST for every instance of this replica: what they publish in one turn
