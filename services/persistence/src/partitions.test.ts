@@ -1,7 +1,7 @@
 import { forTenant, type Pool } from '@switchyard/db';
 import { createTestPool, createTestTenant, type TestTenant } from '@switchyard/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { partitionFor, partitionTable } from './partitions.ts';
+import { ensurePartitions, KnownPartitions, partitionFor, partitionTable } from './partitions.ts';
 import { storeBatch } from './store-batch.ts';
 import { envelope } from './test-support.ts';
 
@@ -59,5 +59,43 @@ describe('month partitions under retention', () => {
     expect(await rowsIn('events_default')).toBe(0);
     const ids = await db().query<{ id: string }>(`SELECT id FROM :SCHEMA."${month.name}"`);
     expect(ids.rows.map((r) => r.id).sort()).toEqual([late.id, 'stray-1'].sort());
+  });
+});
+
+describe('months known to exist', () => {
+  const running = partitionFor(new Date(Date.UTC(2099, 0, 15)));
+  const ended = month;
+
+  async function exists(name: string): Promise<boolean> {
+    const result = await db().query<{ reg: string | null }>(`SELECT to_regclass($1) AS reg -- :SCHEMA.`, [`${db().schema}."${name}"`]);
+    return result.rows[0]?.reg !== null;
+  }
+
+  it('skips the check of a month it saw, until the TTL passes; a month that ended is always checked', async () => {
+    t = await createTestTenant(pool, 'pt');
+    let now = Date.UTC(2099, 0, 15);
+    const known = new KnownPartitions(60_000, () => now);
+    expect(await ensurePartitions(db(), [running, ended], known)).toEqual(expect.arrayContaining([running.name]));
+    expect(await exists(running.name)).toBe(true);
+    await db().query(`DROP TABLE ${partitionTable(running)}`);
+    await db().query(`DROP TABLE IF EXISTS ${partitionTable(ended)}`);
+    // The running month is trusted (no catalogue query, so nothing is made again); the ended one is checked.
+    expect(await ensurePartitions(db(), [running, ended], known)).toEqual([ended.name]);
+    expect(await exists(running.name)).toBe(false);
+    now += 60_001;
+    expect(await ensurePartitions(db(), [running], known)).toEqual([running.name]);
+    expect(await exists(running.name)).toBe(true);
+  });
+
+  it('trusts a month no longer than until it ends', () => {
+    let now = Date.UTC(2099, 0, 31, 23, 59);
+    const known = new KnownPartitions(3_600_000, () => now);
+    known.remember('acme', [running]);
+    expect(known.unsure('acme', [running])).toEqual([]);
+    expect(known.unsure('other', [running])).toEqual([running]);
+    now = running.to.getTime();
+    expect(known.unsure('acme', [running])).toEqual([running]);
+    known.remember('acme', [running]);
+    expect(known.unsure('acme', [running])).toEqual([running]);
   });
 });

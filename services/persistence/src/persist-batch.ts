@@ -5,7 +5,7 @@ import type { Logger } from '@switchyard/runtime';
 import { parseEnvelope, type DlqReason, type EventEnvelope } from '@switchyard/schema';
 import { rejectMessage } from '@switchyard/service';
 import type { PersistenceMetrics } from './metrics.ts';
-import { ensurePartitions } from './partitions.ts';
+import { ensurePartitions, KnownPartitions } from './partitions.ts';
 import { classifyPostgresFailure } from './postgres-failure.ts';
 import { planBatch, writeBatch, type BatchPlan } from './store-batch.ts';
 
@@ -58,6 +58,7 @@ export interface PersistBatchHandler {
  * into single events so the poison one is dead-lettered and the others still land.
  */
 export function persistBatch(deps: PersistBatchDeps): PersistBatchHandler {
+  const known = new KnownPartitions();
   return {
     async prepare(messages) {
       const valid: Parsed[] = [];
@@ -79,7 +80,7 @@ export function persistBatch(deps: PersistBatchDeps): PersistBatchHandler {
       // overlaps the batch before's write instead of being one more round trip before this one's.
       // Should it fail, commit does it again, where a failure is handled like the write's own.
       const tenant = messages[0]!.tenant;
-      const monthsReady = await ensurePartitions(forTenant(deps.pool, tenant), plan.months).then(
+      const monthsReady = await ensurePartitions(forTenant(deps.pool, tenant), plan.months, known).then(
         () => true,
         (err: unknown) => {
           deps.logger.debug({ tenant, err }, 'checking the batch months ahead failed; the commit checks again');
