@@ -265,13 +265,16 @@ function onboardingStatement(changes: StateChanges): Statement {
      SELECT r.instance, r.contact_jid, r.contact_lid, r.push_name, r.chat_jid, r.first_message_id, r.first_event_id, r.first_message_at
        FROM jsonb_to_recordset($1::jsonb) AS r(instance text, contact_jid text, contact_lid text, push_name text, chat_jid text,
          first_message_id text, first_event_id text, first_message_at timestamptz)
-      -- One NOT EXISTS per column, not one with ORs across them: each then finds its index (or a
-      -- hash join) instead of comparing every batch row with every contact of the instance.
-      WHERE NOT EXISTS (SELECT 1 FROM :SCHEMA.contacts c WHERE c.instance = r.instance AND c.contact_jid IN (r.contact_jid, r.contact_lid))
-        AND NOT EXISTS (SELECT 1 FROM :SCHEMA.contacts c WHERE c.instance = r.instance AND c.contact_lid IN (r.contact_jid, r.contact_lid))
-        AND NOT EXISTS (SELECT 1 FROM :SCHEMA.contacts c WHERE c.instance = r.instance AND c.phone_jid = r.contact_jid)
+      -- One NOT EXISTS per column, not one with ORs across them: each then finds its index
+      -- instead of comparing every batch row with every contact of the instance. OFFSET 0 keeps
+      -- each a probe per batch row: without it Postgres may turn one into a hash anti join that
+      -- reads the whole table, cheap while the table is small, and a prepared statement keeps
+      -- that plan while the table grows (store-plan.test.ts).
+      WHERE NOT EXISTS (SELECT 1 FROM :SCHEMA.contacts c WHERE c.instance = r.instance AND c.contact_jid IN (r.contact_jid, r.contact_lid) OFFSET 0)
+        AND NOT EXISTS (SELECT 1 FROM :SCHEMA.contacts c WHERE c.instance = r.instance AND c.contact_lid IN (r.contact_jid, r.contact_lid) OFFSET 0)
+        AND NOT EXISTS (SELECT 1 FROM :SCHEMA.contacts c WHERE c.instance = r.instance AND c.phone_jid = r.contact_jid OFFSET 0)
         AND NOT EXISTS (SELECT 1 FROM :SCHEMA.messages m WHERE m.instance = r.instance AND m.chat_jid = r.chat_jid
-                          AND m.message_id <> r.first_message_id AND m.sent_at < r.first_message_at)
+                          AND m.message_id <> r.first_message_id AND m.sent_at < r.first_message_at OFFSET 0)
      ON CONFLICT (instance, contact_jid) DO UPDATE SET
        first_message_id = excluded.first_message_id, first_event_id = excluded.first_event_id, first_message_at = excluded.first_message_at
      WHERE excluded.first_message_at < o.first_message_at`,
