@@ -1,10 +1,9 @@
 import { forTenant, type Pool } from '@switchyard/db';
-import type { EventEnvelope } from '@switchyard/schema';
 import { createTestPool, createTestTenant, type TestTenant } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensurePartitions } from './partitions.ts';
 import { planBatch } from './store-batch.ts';
-import { messageReceived } from './test-support.ts';
+import { envelope } from './test-support.ts';
 
 // The store statement runs prepared, and a prepared statement's generic plan is made once per
 // connection, often while a tenant's tables are still nearly empty, and then kept (a plan is only
@@ -26,7 +25,11 @@ afterAll(async () => {
 
 describe('the store statement', () => {
   it('has a generic plan that reads no state table whole, even one made while the tables were empty', async () => {
-    const event = messageReceived(t.tenant, { instance: 'phone-9' }) as unknown as EventEnvelope;
+    // A message from someone with no contact row: the batch has the onboarding check.
+    const event = envelope(t.tenant, 'message.received', {
+      message_id: 'PLAN1', chat_jid: '5511988887777@s.whatsapp.net', from_me: false,
+      timestamp: '2026-01-01T10:00:00.000Z', message_type: 'conversation', text: 'hello',
+    }, { instance: 'phone-9' });
     const plan = planBatch([event]);
     expect(plan.after).toEqual([]);
     expect(plan.storeAlone.text).toContain(':SCHEMA.onboarding');
