@@ -39,6 +39,7 @@ export {
 } from './logger.ts';
 export { createMetricsRegistry, type Registry } from './metrics.ts';
 export { LogThrottle, flushLogThrottles } from './log-throttle.ts';
+export { runPeriodically, type Periodic } from './periodic.ts';
 export { startTracing, tracer, type StartTracingOptions, type TracingHandle } from './tracing.ts';
 export {
   SwitchyardError,

@@ -1,5 +1,5 @@
 import { forTenant, listTenants, type Pool, type TenantDb } from '@switchyard/db';
-import type { Logger } from '@switchyard/runtime';
+import { runPeriodically, type Logger, type Periodic } from '@switchyard/runtime';
 import type { PersistenceMetrics } from './metrics.ts';
 import { ensurePartitions, listPartitions, partitionTable, partitionsAhead, type MonthPartition } from './partitions.ts';
 
@@ -75,31 +75,7 @@ export async function runRetentionPass(deps: RetentionDeps, now = new Date()): P
   return results;
 }
 
-export interface RetentionSchedule {
-  stop(): Promise<void>;
-}
-
 /** Runs a pass now and then every `intervalMs`; stop() waits for the pass in flight. */
-export function scheduleRetention(deps: RetentionDeps, intervalMs: number): RetentionSchedule {
-  let current: Promise<unknown> = Promise.resolve();
-  let running = false;
-  let stopped = false;
-  const tick = (): void => {
-    // A pass slower than the interval is not stacked with another.
-    if (stopped || running) return;
-    running = true;
-    current = runRetentionPass(deps)
-      .catch((err: unknown) => deps.logger.error({ err }, 'retention pass failed'))
-      .finally(() => (running = false));
-  };
-  tick();
-  const timer = setInterval(tick, intervalMs);
-  timer.unref();
-  return {
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await current;
-    },
-  };
+export function scheduleRetention(deps: RetentionDeps, intervalMs: number): Periodic {
+  return runPeriodically(() => runRetentionPass(deps), intervalMs, (err) => deps.logger.error({ err }, 'retention pass failed'));
 }

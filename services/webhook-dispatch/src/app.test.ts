@@ -40,7 +40,7 @@ describe('webhook-dispatch service', () => {
       service: 'webhook-dispatch',
       // Two short retries: three attempts in all, the last one 200 ms after the second. The
       // receivers listen on loopback, which the SSRF guard refuses unless allowed.
-      env: { WEBHOOK_RETRY_DELAYS: '0s,200ms', WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', CB_MAX_FAILURES: '5', CB_COOLDOWN: '400ms', WEBHOOK_ENDPOINT_CACHE_TTL: '200ms' },
+      env: { WEBHOOK_RETRY_DELAYS: '0s,200ms', WEBHOOK_ALLOWED_HOSTS: '127.0.0.1', CB_MAX_FAILURES: '5', CB_COOLDOWN: '400ms', WEBHOOK_ENDPOINT_CACHE_TTL: '200ms', WEBHOOK_LOG_RETENTION_INTERVAL: '1s' },
       start: (env, options) => startWebhookDispatch(loadWebhookDispatchConfig(env), options),
     });
   });
@@ -201,6 +201,21 @@ describe('webhook-dispatch service', () => {
       expect(attempt.detail?.['response_body']).toBe('x'.repeat(1024));
       expect(attempt.detail?.['latency_ms']).toEqual(expect.any(Number) as unknown);
     }
+  });
+
+  it('prunes the delivery log of deliveries that ended longer ago than WEBHOOK_LOG_RETENTION', async () => {
+    const { tenant } = await tenantWith();
+    const schema = quoteIdent(tenantSchemaName(tenant));
+    for (const [event, status, age] of [['ended-long-ago', 'delivered', '40 days'], ['ended-lately', 'exhausted', '1 day'], ['still-retrying', 'retrying', '40 days']] as const) {
+      await h.pool.query(
+        `INSERT INTO ${schema}.webhook_deliveries (endpoint_id, event_id, event_type, instance, seq, stream_seq, status, updated_at)
+         VALUES ('ep-x', $1, 'message.received', 'phone-1', 1, 1, $2, now() - $3::interval)`,
+        [event, status, age],
+      );
+    }
+    await eventually(async () => ((await delivery(tenant, 'ep-x', 'ended-long-ago')) === undefined ? true : undefined), 20_000, 'the old delivery to be pruned');
+    expect(await delivery(tenant, 'ep-x', 'ended-lately')).toMatchObject({ status: 'exhausted' });
+    expect(await delivery(tenant, 'ep-x', 'still-retrying')).toMatchObject({ status: 'retrying' });
   });
 
   it('acks an event that no endpoint subscribed to', async () => {

@@ -1,7 +1,7 @@
 import { listEndpoints } from '@switchyard/db';
 import { DEFAULT_RETRY_BACKOFF_MS, ensureStream, startTenantBatchConsumers, webhooksStreamConfig } from '@switchyard/nats';
 import { startService, type RunningService } from '@switchyard/service';
-import type { Logger } from '@switchyard/runtime';
+import { runPeriodically, type Logger } from '@switchyard/runtime';
 import type { WebhookDispatchConfig } from './config.ts';
 import { SERVICE } from './deliver-endpoint.ts';
 import { DeliveryLog } from './delivery-log.ts';
@@ -10,6 +10,7 @@ import { EndpointCache } from './endpoint-cache.ts';
 import { registerEndpointRoutes } from './endpoint-routes.ts';
 import { EndpointWorkers } from './endpoint-workers.ts';
 import { fanOut } from './fan-out.ts';
+import { runLogRetentionPass } from './log-retention.ts';
 import { webhookMetrics } from './metrics.ts';
 
 const FAN_OUT_MAX_DELIVER = 100;
@@ -107,6 +108,14 @@ export function startWebhookDispatch(config: WebhookDispatchConfig, options: Web
         endpoints.invalidate(tenant);
         await workers.reconcile(tenant);
       };
+      if (config.WEBHOOK_LOG_RETENTION > 0) {
+        const retention = runPeriodically(
+          () => runLogRetentionPass({ pool: ctx.pool, logger: ctx.logger, metrics, retentionMs: config.WEBHOOK_LOG_RETENTION }),
+          config.WEBHOOK_LOG_RETENTION_INTERVAL,
+          (err) => ctx.logger.error({ err }, 'delivery log retention pass failed'),
+        );
+        ctx.onShutdown('stop-intake', 'delivery log retention', () => retention.stop());
+      }
       registerEndpointRoutes(ctx.http, { pool: ctx.pool, allow: config.WEBHOOK_ALLOWED_HOSTS, changed });
       registerDeliveryRoutes(ctx.http, { pool: ctx.pool, js: ctx.js, jsm: ctx.jsm, log });
     },

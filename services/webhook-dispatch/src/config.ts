@@ -53,6 +53,13 @@ export const webhookDispatchConfigSchema = z
     WEBHOOK_ACK_WAIT: envDuration('10s').describe('How long a delivery, or an event being fanned out, stays with a replica that stopped heartbeating before another gets it'),
     /** The longest `Retry-After` honoured; a receiver asking for more gets retried after this. */
     WEBHOOK_RETRY_AFTER_MAX: envDuration('1h').describe('Upper bound on a receiver\'s Retry-After (429/503)'),
+    /**
+     * Deliveries that ended (delivered or exhausted) leave the log this long after their last
+     * attempt, with their attempts; pending and retrying ones stay. Bounds the log's size, and how
+     * far back the delivery-log API and "re-send what failed since T" reach.
+     */
+    WEBHOOK_LOG_RETENTION: envDuration('30d').describe('How long a finished delivery and its attempts stay in the delivery log (0s: forever)'),
+    WEBHOOK_LOG_RETENTION_INTERVAL: envDuration('1h').describe('How often the delivery-log retention job runs over every tenant'),
     /** CB_*: names kept from the platform's earlier dispatcher so existing runbooks still apply. */
     CB_ENABLED: envBool(true).describe('Per-endpoint circuit breaker on or off'),
     CB_MAX_FAILURES: envInt({ min: 1, max: 1000, default: 5 }).describe('Consecutive failed attempts (5xx, timeout, network) that open an endpoint\'s circuit'),
@@ -64,6 +71,13 @@ export const webhookDispatchConfigSchema = z
     }
     if (config.WEBHOOK_LEASE_TTL < 1_000) {
       ctx.addIssue({ code: 'custom', path: ['WEBHOOK_LEASE_TTL'], message: 'at least 1s, so leases can be renewed in time' });
+    }
+    if (config.WEBHOOK_LOG_RETENTION > 0 && config.WEBHOOK_LOG_RETENTION < 3_600_000) {
+      // A delivery's row is what keeps a redelivered WEBHOOKS message from being sent again.
+      ctx.addIssue({ code: 'custom', path: ['WEBHOOK_LOG_RETENTION'], message: 'at least 1h (or 0s to keep the log forever)' });
+    }
+    if (config.WEBHOOK_LOG_RETENTION_INTERVAL < 1_000) {
+      ctx.addIssue({ code: 'custom', path: ['WEBHOOK_LOG_RETENTION_INTERVAL'], message: 'at least 1s' });
     }
     if (config.WEBHOOK_ACK_WAIT < 1_000) {
       ctx.addIssue({ code: 'custom', path: ['WEBHOOK_ACK_WAIT'], message: 'at least 1s, so heartbeats can keep a delivery' });

@@ -12,6 +12,8 @@ export interface WebhookMetrics {
   breakerState: Gauge<'tenant' | 'endpoint'>;
   breakerTransitions: Counter<'tenant' | 'endpoint' | 'from' | 'to'>;
   endpointsDisabled: Counter<'tenant' | 'reason'>;
+  logPruned: Counter<'tenant' | 'table'>;
+  logRetentionLastRun: Gauge;
 }
 
 /** circuit_breaker_state values: the order an outage moves through. */
@@ -66,6 +68,17 @@ export function webhookMetrics(registry: Registry): WebhookMetrics {
       name: 'webhook_endpoints_disabled_total',
       help: 'Endpoints the dispatcher disabled itself (reason: gone = the receiver answered 410)',
       labelNames: ['tenant', 'reason'],
+      registers: [registry],
+    }),
+    logPruned: new Counter({
+      name: 'webhook_log_rows_pruned_total',
+      help: 'Delivery-log rows deleted by retention (table: deliveries or attempts)',
+      labelNames: ['tenant', 'table'],
+      registers: [registry],
+    }),
+    logRetentionLastRun: new Gauge({
+      name: 'webhook_log_retention_last_run_timestamp_seconds',
+      help: 'When the delivery-log retention job last finished a pass over every tenant (unix seconds)',
       registers: [registry],
     }),
   };
