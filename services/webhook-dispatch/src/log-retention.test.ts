@@ -99,6 +99,23 @@ describe('delivery-log retention', () => {
     expect(text).toMatch(/webhook_log_retention_last_run_timestamp_seconds(\{[^}]*\})? \d+/);
   });
 
+  it('reports its progress every 20 full slices', async () => {
+    const c = await createTestTenant(pool, 'lr');
+    try {
+      await forTenant(pool, c.tenant).query(
+        `INSERT INTO :SCHEMA.webhook_deliveries (endpoint_id, event_id, event_type, instance, seq, stream_seq, status, updated_at)
+         SELECT 'ep-c', 'old-' || n, 'message.received', 'phone-1', n, n, 'delivered', $1 FROM generate_series(1, 45) AS n`,
+        [new Date(NOW.getTime() - 40 * DAY)],
+      );
+      const progress: number[] = [];
+      const pruned = await pruneDeliveryLog(forTenant(pool, c.tenant), new Date(NOW.getTime() - 30 * DAY), 1, (sofar) => progress.push(sofar.deliveries));
+      expect(pruned).toEqual({ deliveries: 45, attempts: 0 });
+      expect(progress).toEqual([20, 40]);
+    } finally {
+      await c.cleanup();
+    }
+  });
+
   it('refuses a retention shorter than an hour, and takes 0s as keep forever', () => {
     const env = { NATS_URL: 'nats://127.0.0.1:4222', DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/x' };
     expect(() => loadWebhookDispatchConfig({ ...env, WEBHOOK_LOG_RETENTION: '10m' })).toThrow(/WEBHOOK_LOG_RETENTION: at least 1h/);

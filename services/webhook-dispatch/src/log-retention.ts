@@ -19,8 +19,14 @@ export interface PrunedLog {
  * `webhook_deliveries_status_idx`. A delivery re-sent meanwhile (its row back to pending, its
  * `updated_at` now) no longer matches when its row is deleted, so it stays with its attempts.
  */
-export async function pruneDeliveryLog(db: TenantQueryable, olderThan: Date, slice = PRUNE_SLICE): Promise<PrunedLog> {
+export async function pruneDeliveryLog(
+  db: TenantQueryable,
+  olderThan: Date,
+  slice = PRUNE_SLICE,
+  onProgress?: (sofar: PrunedLog) => void,
+): Promise<PrunedLog> {
   const pruned: PrunedLog = { deliveries: 0, attempts: 0 };
+  let slices = 0;
   for (const endpoint of await endpointsWithLog(db)) {
     for (const status of ENDED) {
       for (;;) {
@@ -45,6 +51,8 @@ export async function pruneDeliveryLog(db: TenantQueryable, olderThan: Date, sli
         pruned.deliveries += row.deliveries;
         pruned.attempts += row.attempts;
         if (row.deliveries < slice) break;
+        // A first pass over a large log takes a while: say how far it got every 20 full slices.
+        if (++slices % 20 === 0) onProgress?.({ ...pruned });
       }
     }
   }
@@ -78,7 +86,8 @@ export interface LogRetentionDeps {
 
 /**
  * One pass over every tenant. A tenant being pruned by another replica (a session advisory lock
- * per tenant, held on a connection of its own) is skipped; one tenant's failure is logged and the others still run.
+ * per tenant, held on a connection of its own) is skipped. One tenant's failure is logged and the
+ * others still run; the lock's connection is then closed rather than pooled, so no lock outlives it.
  */
 export async function runLogRetentionPass(deps: LogRetentionDeps, now = new Date()): Promise<Map<string, PrunedLog>> {
   const olderThan = new Date(now.getTime() - deps.retentionMs);
@@ -86,12 +95,15 @@ export async function runLogRetentionPass(deps: LogRetentionDeps, now = new Date
   for (const tenant of await listTenants(deps.pool)) {
     // The lock is the session's of this connection; the slices run on the pool's others.
     const client = await deps.pool.connect();
+    let failed = false;
     try {
       const lock = `switchyard.webhook-log-retention.${tenant.id}`;
       const taken = await client.query<{ ok: boolean }>('SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext($1)) AS ok', [lock]);
       if (taken.rows[0]?.ok !== true) continue;
       try {
-        const pruned = await pruneDeliveryLog(forTenant(deps.pool, tenant.id), olderThan);
+        const pruned = await pruneDeliveryLog(forTenant(deps.pool, tenant.id), olderThan, PRUNE_SLICE, (sofar) =>
+          deps.logger.info({ tenant: tenant.id, ...sofar, older_than: olderThan.toISOString() }, 'delivery log pruning'),
+        );
         results.set(tenant.id, pruned);
         deps.metrics.logPruned.inc({ tenant: tenant.id, table: 'deliveries' }, pruned.deliveries);
         deps.metrics.logPruned.inc({ tenant: tenant.id, table: 'attempts' }, pruned.attempts);
@@ -102,9 +114,10 @@ export async function runLogRetentionPass(deps: LogRetentionDeps, now = new Date
         await client.query('SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext($1))', [lock]);
       }
     } catch (err) {
+      failed = true;
       deps.logger.error({ tenant: tenant.id, err }, 'delivery log retention failed for a tenant; next pass retries');
     } finally {
-      client.release();
+      client.release(failed);
     }
   }
   deps.metrics.logRetentionLastRun.set(Date.now() / 1000);
