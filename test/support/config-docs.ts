@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import type { z } from 'zod';
 import { describeEnv } from '@switchyard/runtime';
 import { cliConfigSchema } from '../../packages/cli/src/config.ts';
@@ -41,7 +42,8 @@ function row(v: ReturnType<typeof describeEnv>[number], shared = false): string 
         ? v.required
           ? 'required'
           : 'unset'
-        : `\`${v.default}\``;
+        : // A default under the temporary directory depends on TMPDIR, not on this machine's /tmp.
+          `\`${String(v.default).replace(tmpdir(), '$TMPDIR')}\``;
   return `| \`${v.name}\` | ${def} | ${(v.description ?? '').replaceAll('|', '\\|')} |`;
 }
 
