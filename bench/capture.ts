@@ -9,6 +9,9 @@
 // acknowledged publish per event. The floor-atomic phase publishes the floor's events through
 // capture's own INGEST batcher (every instance's events of a turn as atomic batches), with no
 // spool and no seq statement (`floor_atomic_publish_ratio`).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect } from 'nats';
 import { announceTenant, NATS_CLIENT_TUNING } from '@switchyard/nats';
 import { ingestSubject } from '@switchyard/schema';
@@ -129,7 +132,9 @@ export default async function captureBench(args: BenchArgs): Promise<void> {
     const tenant = await createTestTenant(pool);
     const tenantBucket = randomName('tenants').replace(/-/g, '_');
     const sockets = testSockets();
-    const capture = await startCapture(loadCaptureConfig(testServiceEnv(nats.url, { LOG_LEVEL: 'error', DATABASE_POOL_MAX: '8' })), {
+    // Its own spool directory, removed afterwards: what a run leaves there is no later run's to replay.
+    const spoolDir = mkdtempSync(join(tmpdir(), 'switchyard-bench-capture-spool-'));
+    const capture = await startCapture(loadCaptureConfig(testServiceEnv(nats.url, { LOG_LEVEL: 'error', DATABASE_POOL_MAX: '8', CAPTURE_SPOOL_DIR: spoolDir })), {
       logger: silentLogger,
       tenantBucket,
       leaseBucket: randomName('leases').replace(/-/g, '_'),
@@ -201,6 +206,7 @@ export default async function captureBench(args: BenchArgs): Promise<void> {
       };
     } finally {
       await capture.stop();
+      rmSync(spoolDir, { recursive: true, force: true });
       await tenant.cleanup();
       await pool.end();
       await nc.close();
