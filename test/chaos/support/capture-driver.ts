@@ -14,7 +14,6 @@
 // Capture's local spool (CAPTURE_SPOOL_DIR) must be the same directory across the kill and the
 // restart, as an emptyDir is across a container restart: unless set, it is a directory named
 // after this chaos environment's scratch database.
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeEventBuffer, type WAMessage } from '@whiskeysockets/baileys';
 import { pino } from 'pino';
@@ -23,7 +22,7 @@ import { runService } from '@switchyard/runtime';
 import { startCapture } from '../../../services/capture/src/app.ts';
 import { loadCaptureConfig } from '../../../services/capture/src/config.ts';
 import { lastSeq } from '../../../services/capture/src/sequence.ts';
-import { DRIVER_CHAT, driverMessageId } from './capture-driver-ids.ts';
+import { CHAOS_SPOOL_ROOT, DRIVER_CHAT, driverMessageId } from './capture-driver-ids.ts';
 
 function message(k: number): WAMessage {
   return {
@@ -52,7 +51,7 @@ const burst = intEnv('CHAOS_BURST', 0);
 
 if (!process.env['CAPTURE_SPOOL_DIR']) {
   const database = new URL(process.env['DATABASE_URL'] ?? 'postgres://localhost/switchyard').pathname.slice(1);
-  process.env['CAPTURE_SPOOL_DIR'] = join(tmpdir(), 'switchyard-chaos-spool', database || 'default');
+  process.env['CAPTURE_SPOOL_DIR'] = join(CHAOS_SPOOL_ROOT, database || 'default');
 }
 
 await runService({

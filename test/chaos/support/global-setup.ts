@@ -1,4 +1,5 @@
 import { readFile, rm } from 'node:fs/promises';
+import { CHAOS_SPOOL_ROOT } from './capture-driver-ids.ts';
 import { CHAOS_JSON, QUICK, type ScenarioResult } from './scenario.ts';
 
 /** A fresh bench-results/chaos.json per run, and the table of every scenario at the end. */
@@ -7,6 +8,7 @@ export async function setup(): Promise<void> {
 }
 
 export async function teardown(): Promise<void> {
+  await rm(CHAOS_SPOOL_ROOT, { recursive: true, force: true });
   let scenarios: ScenarioResult[];
   try {
     scenarios = (JSON.parse(await readFile(CHAOS_JSON, 'utf8')) as { scenarios: ScenarioResult[] })
