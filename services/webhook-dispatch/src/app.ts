@@ -110,7 +110,7 @@ export function startWebhookDispatch(config: WebhookDispatchConfig, options: Web
       };
       if (config.WEBHOOK_LOG_RETENTION > 0) {
         const retention = runPeriodically(
-          () => runLogRetentionPass({ pool: ctx.pool, logger: ctx.logger, metrics, retentionMs: config.WEBHOOK_LOG_RETENTION }),
+          () => runLogRetentionPass({ pool: ctx.pool, logger: ctx.logger, metrics, retentionMs: config.WEBHOOK_LOG_RETENTION, owns: (tenant) => ownership.ownsName(tenant) }),
           config.WEBHOOK_LOG_RETENTION_INTERVAL,
           (err) => ctx.logger.error({ err }, 'delivery log retention pass failed'),
         );

@@ -82,42 +82,31 @@ export interface LogRetentionDeps {
   metrics: Pick<WebhookMetrics, 'logPruned' | 'logRetentionLastRun'>;
   /** Deliveries that ended longer ago than this are deleted. */
   retentionMs: number;
+  /**
+   * Whether this replica owns the tenant's partition (the lease that already decides who fans out
+   * and delivers its events): each tenant's log is pruned by its owner alone.
+   */
+  owns: (tenant: string) => boolean;
 }
 
-/**
- * One pass over every tenant. A tenant being pruned by another replica (a session advisory lock
- * per tenant, held on a connection of its own) is skipped. One tenant's failure is logged and the
- * others still run; the lock's connection is then closed rather than pooled, so no lock outlives it.
- */
+/** One pass over the tenants this replica owns; one tenant's failure is logged and the others still run. */
 export async function runLogRetentionPass(deps: LogRetentionDeps, now = new Date()): Promise<Map<string, PrunedLog>> {
   const olderThan = new Date(now.getTime() - deps.retentionMs);
   const results = new Map<string, PrunedLog>();
   for (const tenant of await listTenants(deps.pool)) {
-    // The lock is the session's of this connection; the slices run on the pool's others.
-    const client = await deps.pool.connect();
-    let failed = false;
+    if (!deps.owns(tenant.id)) continue;
     try {
-      const lock = `switchyard.webhook-log-retention.${tenant.id}`;
-      const taken = await client.query<{ ok: boolean }>('SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext($1)) AS ok', [lock]);
-      if (taken.rows[0]?.ok !== true) continue;
-      try {
-        const pruned = await pruneDeliveryLog(forTenant(deps.pool, tenant.id), olderThan, PRUNE_SLICE, (sofar) =>
-          deps.logger.info({ tenant: tenant.id, ...sofar, older_than: olderThan.toISOString() }, 'delivery log pruning'),
-        );
-        results.set(tenant.id, pruned);
+      const pruned = await pruneDeliveryLog(forTenant(deps.pool, tenant.id), olderThan, PRUNE_SLICE, (sofar) =>
+        deps.logger.info({ tenant: tenant.id, ...sofar, older_than: olderThan.toISOString() }, 'delivery log pruning'),
+      );
+      results.set(tenant.id, pruned);
+      if (pruned.deliveries > 0) {
         deps.metrics.logPruned.inc({ tenant: tenant.id, table: 'deliveries' }, pruned.deliveries);
         deps.metrics.logPruned.inc({ tenant: tenant.id, table: 'attempts' }, pruned.attempts);
-        if (pruned.deliveries > 0) {
-          deps.logger.info({ tenant: tenant.id, ...pruned, older_than: olderThan.toISOString() }, 'delivery log pruned');
-        }
-      } finally {
-        await client.query('SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext($1))', [lock]);
+        deps.logger.info({ tenant: tenant.id, ...pruned, older_than: olderThan.toISOString() }, 'delivery log pruned');
       }
     } catch (err) {
-      failed = true;
       deps.logger.error({ tenant: tenant.id, err }, 'delivery log retention failed for a tenant; next pass retries');
-    } finally {
-      client.release(failed);
     }
   }
   deps.metrics.logRetentionLastRun.set(Date.now() / 1000);
