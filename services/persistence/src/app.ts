@@ -1,13 +1,13 @@
 import { listTenants } from '@switchyard/db';
 import { startTenantBatchConsumers } from '@switchyard/nats';
-import type { Logger } from '@switchyard/runtime';
+import { runPeriodically, type Logger } from '@switchyard/runtime';
 import { startService, type RunningService } from '@switchyard/service';
 import type { PersistenceConfig } from './config.ts';
 import { registerEventRoutes } from './events-routes.ts';
 import { persistenceMetrics } from './metrics.ts';
 import { persistBatch } from './persist-batch.ts';
 import { registerReplayRoutes, ReplayJobs } from './replay-routes.ts';
-import { scheduleRetention } from './retention.ts';
+import { runRetentionPass } from './retention.ts';
 import { registerStateRoutes } from './state-routes.ts';
 
 export interface PersistenceOptions {
@@ -40,9 +40,10 @@ export function startPersistence(config: PersistenceConfig, options: Persistence
       jobs.resumeEvery(async () => (await listTenants(ctx.pool)).map((t) => t.id));
       ctx.onShutdown('stop-intake', 'replay jobs', () => jobs.stop());
 
-      const retention = scheduleRetention(
-        { pool: ctx.pool, logger: ctx.logger, metrics, partitionsAhead: config.PERSISTENCE_PARTITIONS_AHEAD },
+      const retention = runPeriodically(
+        () => runRetentionPass({ pool: ctx.pool, logger: ctx.logger, metrics, partitionsAhead: config.PERSISTENCE_PARTITIONS_AHEAD }),
         config.PERSISTENCE_RETENTION_INTERVAL,
+        (err) => ctx.logger.error({ err }, 'retention pass failed'),
       );
       ctx.onShutdown('stop-intake', 'retention', () => retention.stop());
 

@@ -1,5 +1,5 @@
 import { forTenant, listTenants, type Pool, type TenantDb } from '@switchyard/db';
-import { runPeriodically, type Logger, type Periodic } from '@switchyard/runtime';
+import type { Logger } from '@switchyard/runtime';
 import type { PersistenceMetrics } from './metrics.ts';
 import { ensurePartitions, listPartitions, partitionTable, partitionsAhead, type MonthPartition } from './partitions.ts';
 
@@ -73,9 +73,4 @@ export async function runRetentionPass(deps: RetentionDeps, now = new Date()): P
   const dropped = results.reduce((n, r) => n + r.dropped.length, 0);
   deps.logger.info({ tenants: results.length, dropped }, 'retention pass done');
   return results;
-}
-
-/** Runs a pass now and then every `intervalMs`; stop() waits for the pass in flight. */
-export function scheduleRetention(deps: RetentionDeps, intervalMs: number): Periodic {
-  return runPeriodically(() => runRetentionPass(deps), intervalMs, (err) => deps.logger.error({ err }, 'retention pass failed'));
 }
