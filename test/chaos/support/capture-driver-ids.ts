@@ -1,7 +1,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** The chat and message ids the capture driver emits, shared with the tests that check them. */
+/** What the capture driver shares with the suite: the chat and message ids it emits, and where it spools. */
 export const DRIVER_CHAT = '5511999990000@s.whatsapp.net';
 
 export function driverMessageId(k: number): string {
