@@ -109,6 +109,25 @@ describe('pnpm bench', () => {
     for (const [key, value] of found) expect(Number.isFinite(value), key).toBe(true);
   }, 120_000);
 
+  it('ingest-layouts routes every event through both layouts, on one durable per tenant and on the pools', async () => {
+    const document = await runBenchProcess('ingest-layouts', ['--events', '400', '--tenants-large', '40', '--pools', '4', '--rounds', '1'], join(dir, 'ingest-layouts.json'));
+    expectNumbers(document, 'raw_jetstream_publish', RATE_FIGURE);
+    const phases = { per_tenant: document['per_tenant'], pooled: document['pooled'] } as Record<string, Record<string, { tenants: number; durables: number; events: number }>>;
+    for (const [layout, byCount] of Object.entries(phases)) {
+      for (const [key, tenants] of [['tenants_10', 10], ['tenants_40', 40]] as const) {
+        expectNumbers(document, `${layout}.${key}`, ['per_second', 'client_cpu_us_per_event', 'durables_created_seconds']);
+        // A phase ends only once every event was stored in EVENTS and acked.
+        expect(byCount[key]!.events, `${layout} ${key}`).toBe(400);
+        expect(byCount[key]!.tenants).toBe(tenants);
+        if (layout === 'per_tenant') expect(byCount[key]!.durables).toBe(tenants);
+        else expect(byCount[key]!.durables).toBeLessThanOrEqual(4);
+      }
+    }
+    const found = ratios(document);
+    expect(found.map(([key]) => key).sort()).toEqual(['per_tenant_large_publish_ratio', 'per_tenant_scaling_ratio', 'pooled_large_publish_ratio', 'pooled_scaling_ratio']);
+    for (const [key, value] of found) expect(Number.isFinite(value), key).toBe(true);
+  }, 120_000);
+
   it('e2e writes throughput, latency, per-service usage, the same-run ceilings and finite ratios', async () => {
     const document = await runBenchProcess(
       'e2e',
