@@ -112,7 +112,7 @@ describe('pnpm bench', () => {
   it('ingest-layouts routes every event through both layouts, on one durable per tenant and on the pools', async () => {
     const document = await runBenchProcess('ingest-layouts', ['--events', '400', '--tenants-large', '40', '--pools', '4', '--rounds', '1'], join(dir, 'ingest-layouts.json'));
     expectNumbers(document, 'raw_jetstream_publish', RATE_FIGURE);
-    const phases = { per_tenant: document['per_tenant'], pooled: document['pooled'] } as Record<string, Record<string, { tenants: number; durables: number; events: number }>>;
+    const phases = { per_tenant: document['per_tenant'], pooled: document['pooled'] } as Record<string, Record<string, { tenants: number; active_tenants: number; durables: number; events: number }>>;
     for (const [layout, byCount] of Object.entries(phases)) {
       for (const [key, tenants] of [['tenants_10', 10], ['tenants_40', 40]] as const) {
         expectNumbers(document, `${layout}.${key}`, ['per_second', 'client_cpu_us_per_event', 'durables_created_seconds']);
@@ -123,8 +123,10 @@ describe('pnpm bench', () => {
         else expect(byCount[key]!.durables).toBeLessThanOrEqual(4);
       }
     }
+    const idle = phases['per_tenant']!['tenants_40_10_active']!;
+    expect(idle).toMatchObject({ tenants: 40, active_tenants: 10, durables: 40, events: 400 });
     const found = ratios(document);
-    expect(found.map(([key]) => key).sort()).toEqual(['per_tenant_large_publish_ratio', 'per_tenant_scaling_ratio', 'pooled_large_publish_ratio', 'pooled_scaling_ratio']);
+    expect(found.map(([key]) => key).sort()).toEqual(['per_tenant_idle_durables_ratio', 'per_tenant_large_publish_ratio', 'per_tenant_scaling_ratio', 'pooled_large_publish_ratio', 'pooled_scaling_ratio']);
     for (const [key, value] of found) expect(Number.isFinite(value), key).toBe(true);
   }, 120_000);
 

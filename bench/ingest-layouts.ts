@@ -23,6 +23,8 @@ type Filters = 'tenant' | 'categories';
 
 interface PhaseFigures {
   tenants: number;
+  /** Tenants the load went to; the rest of the durables idled. */
+  active_tenants: number;
   durables: number;
   /** Creating every durable, before any load. */
   durables_created_seconds: number;
@@ -65,6 +67,8 @@ async function phase(
   pools: number,
   filters: Filters,
   log: (m: string) => void,
+  /** The load goes to the first this many tenants only; the others' durables exist and idle. */
+  active = tenantCount,
 ): Promise<PhaseFigures> {
   const js = nc.jetstream();
   const tenants = Array.from({ length: tenantCount }, (_, i) => `${tag}${String(i).padStart(4, '0')}`);
@@ -114,7 +118,7 @@ async function phase(
   const publisher = async (): Promise<void> => {
     while (next < events) {
       const i = next++;
-      const tenant = tenants[i % tenants.length]!;
+      const tenant = tenants[i % active]!;
       await js.publish(`v1.ingest.${tenant}.phone-${i % 2}.message.received`, payload, { msgID: `${tag}-in-${i}` });
     }
   };
@@ -133,6 +137,7 @@ async function phase(
   const serverCpu = serverBefore !== undefined && serverAfter !== undefined ? serverAfter.cpu_seconds - serverBefore.cpu_seconds : undefined;
   const figures: PhaseFigures = {
     tenants: tenantCount,
+    active_tenants: active,
     durables: durables.length,
     durables_created_seconds: round(createdSeconds, 2),
     events,
@@ -141,7 +146,7 @@ async function phase(
     nats_server_cpu_us_per_event: serverCpu !== undefined ? Math.round((serverCpu * 1e6) / events) : null,
     client_cpu_us_per_event: Math.round((cpu.user + cpu.system) / events),
   };
-  log(`${layout}, ${tenantCount} tenants on ${durables.length} durables: ${figures.per_second} events/s, nats-server ${figures.nats_server_cpu_us_per_event} µs per event`);
+  log(`${layout}, ${tenantCount} tenants (${active} active) on ${durables.length} durables: ${figures.per_second} events/s, nats-server ${figures.nats_server_cpu_us_per_event} µs per event`);
   return figures;
 }
 
@@ -157,6 +162,7 @@ function pooled(rounds: readonly PhaseFigures[]): PhaseFigures & { rounds: Phase
     rounds.some((r) => r[key] === null) ? null : Math.round(rounds.reduce((s, r) => s + (r[key] ?? 0) * r.events, 0) / events);
   return {
     tenants: rounds[0]!.tenants,
+    active_tenants: rounds[0]!.active_tenants,
     durables: rounds[0]!.durables,
     durables_created_seconds: round(Math.max(...rounds.map((r) => r.durables_created_seconds)), 2),
     events,
@@ -186,12 +192,15 @@ export default async function ingestLayouts(args: BenchArgs): Promise<void> {
       const raw = await rawJetStreamPublishRate(nc, { count: events });
       // Alternating, so a drift of the machine's speed falls on both layouts.
       const runs: Record<Layout, { small: PhaseFigures[]; large: PhaseFigures[] }> = { per_tenant: { small: [], large: [] }, pooled: { small: [], large: [] } };
+      // Many tenants provisioned, few sending: the per-tenant layout with only 10 of its durables busy.
+      const idle: PhaseFigures[] = [];
       for (let r = 0; r < rounds; r++) {
         for (const layout of ['per_tenant', 'pooled'] as const) {
           const tag = `${layout === 'pooled' ? 'p' : 't'}${r}`;
           runs[layout].small.push(await phase(nc, jsm, serverPid, layout, `${tag}s`, 10, events, pools, filters, ctx.log));
           runs[layout].large.push(await phase(nc, jsm, serverPid, layout, `${tag}l`, largeTenants, events, pools, filters, ctx.log));
         }
+        idle.push(await phase(nc, jsm, serverPid, 'per_tenant', `i${r}`, largeTenants, events, pools, filters, ctx.log, 10));
       }
       const result = (layout: Layout) => ({ tenants_10: pooled(runs[layout].small), [`tenants_${largeTenants}`]: pooled(runs[layout].large) });
       const perTenant = result('per_tenant');
@@ -201,10 +210,12 @@ export default async function ingestLayouts(args: BenchArgs): Promise<void> {
       return {
         config: { events, tenants_large: largeTenants, pools, rounds, filters },
         raw_jetstream_publish: raw,
-        per_tenant: perTenant,
+        per_tenant: { ...perTenant, [`tenants_${largeTenants}_10_active`]: pooled(idle) },
         pooled: pooledLayout,
         per_tenant_scaling_ratio: ratio(rate(perTenant, large), rate(perTenant, 'tenants_10')),
         pooled_scaling_ratio: ratio(rate(pooledLayout, large), rate(pooledLayout, 'tenants_10')),
+        // 10 busy tenants beside idle durables against 10 tenants alone: what idle tenants cost.
+        per_tenant_idle_durables_ratio: ratio(pooled(idle).per_second, rate(perTenant, 'tenants_10')),
         // The hop against the single-hop ceiling: a hop is a publish, a consume and an ack.
         per_tenant_large_publish_ratio: ratio(rate(perTenant, large), raw.per_second),
         pooled_large_publish_ratio: ratio(rate(pooledLayout, large), raw.per_second),
