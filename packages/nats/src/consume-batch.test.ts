@@ -25,7 +25,7 @@ describe('startBatchConsumer', () => {
     for (let i = 0; i < count; i++) await publishEvent(n.js, n.ingestSubject(tenant), encode(String(i)), { msgId: `evt-${i}` });
     const start = (
       handler: BatchHandler | StagedBatchHandler<string[]>,
-      extra: { batchSize?: number; maxDeliver?: number; retryBackoffMs?: number[] } = {},
+      extra: { batchSize?: number; maxDeliver?: number; retryBackoffMs?: number[]; soleReader?: boolean } = {},
     ) => {
       const consumer = startBatchConsumer({
         js: n.js,
@@ -40,6 +40,7 @@ describe('startBatchConsumer', () => {
         batchSize: extra.batchSize ?? 10,
         maxWaitMs: 50,
         ...(extra.maxDeliver !== undefined ? { maxDeliver: extra.maxDeliver } : {}),
+        ...(extra.soleReader !== undefined ? { soleReader: extra.soleReader } : {}),
         handler,
       });
       running.push(consumer);
@@ -105,6 +106,52 @@ describe('startBatchConsumer', () => {
     expect(await streamMessages(n.jsm, n.streams.dlq.name)).toBe(1);
     const [record] = (await readStream(n.jsm, n.streams.dlq.name)).map((m) => dlqRecordSchema.parse(JSON.parse(decode(m.data))));
     expect(record).toMatchObject({ reason: 'SCHEMA_INVALID', event_id: 'evt-2', service: 'persistence' });
+  });
+
+  describe('a sole reader taking a durable over', () => {
+    /** The previous holder: takes the first message and leaves it unacked (what it does with it is up to the test). */
+    async function previousHolderTakesFirst(n: TestNats, tenant: string, durable: string) {
+      await ensureDurableConsumer(n.jsm, { stream: n.streams.ingest.name, durable, filterSubject: n.ingestFilter(tenant), ackWaitMs: 1_000 });
+      const consumer = await n.js.consumers.get(n.streams.ingest.name, durable);
+      const taken = [];
+      for await (const m of await consumer.fetch({ max_messages: 1, expires: 2_000 })) taken.push(m);
+      expect(taken.map((m) => decode(m.data))).toEqual(['0']);
+      return taken[0]!;
+    }
+
+    it('waits for a message the previous holder nak\'d with a delay longer than ack_wait, so later messages do not overtake it', async () => {
+      const { n, tenant, durable, start, settled } = await setup(5);
+      const first = await previousHolderTakesFirst(n, tenant, durable);
+      // Due again in 3 s: past ack_wait (1 s) plus the 1 s grace a takeover used to wait at most.
+      first.nak(3_000);
+      const seen: string[] = [];
+      start(async (messages) => {
+        seen.push(...messages.map((m) => decode(m.data)));
+        return messages.map(() => ack());
+      }, { soleReader: true, retryBackoffMs: [3_000] });
+      await waitFor(() => (seen.length === 5 ? true : undefined), 10_000, 'all five handled');
+      await settled();
+      expect(seen).toEqual(['0', '1', '2', '3', '4']);
+    });
+
+    it('stops waiting as soon as the server has nothing else pending (the previous holder\'s late ack)', async () => {
+      const { n, tenant, durable, start, settled } = await setup(5);
+      const first = await previousHolderTakesFirst(n, tenant, durable);
+      const seen: string[] = [];
+      const startedAt = Date.now();
+      // Could wait 31 s (the longest backoff) for the message pending at attach.
+      start(async (messages) => {
+        seen.push(...messages.map((m) => decode(m.data)));
+        return messages.map(() => ack());
+      }, { soleReader: true, retryBackoffMs: [30_000] });
+      await new Promise((r) => setTimeout(r, 300));
+      // Its ack lands after the new reader attached: nothing is coming back.
+      await first.ackAck();
+      await waitFor(() => (seen.length === 4 ? true : undefined), 10_000, 'the four others handled');
+      await settled();
+      expect(seen).toEqual(['1', '2', '3', '4']);
+      expect(Date.now() - startedAt).toBeLessThan(8_000);
+    });
   });
 
   it('retries the whole batch when the handler throws, and dead-letters after maxDeliver', async () => {

@@ -31,6 +31,12 @@ export interface PullAttachmentOptions {
    * for in vain.
    */
   soleReader?: boolean | undefined;
+  /**
+   * The longest delay this durable's messages are nak'd with (the consume loop's retry backoff).
+   * A sole reader's first attach waits up to this (or ack_wait, if longer) for the pending
+   * messages to come back, so one nak'd before a hand-over is not overtaken by later messages.
+   */
+  longestRedeliveryDelayMs?: number | undefined;
 }
 
 export interface PullAttachment {
@@ -60,10 +66,12 @@ export function pullAttachment(options: PullAttachmentOptions): PullAttachment {
   let ackWaitMs = 30_000;
   let pendingAtAttach = 0;
   let attaches = 0;
+  let attached: { info(cached?: boolean): Promise<{ num_ack_pending: number }> } | undefined;
   return {
     async attach() {
       if (jsm !== undefined && ensure !== undefined) await ensureDurableConsumer(jsm, { ...ensure, stream, durable });
       const consumer = await js.consumers.get(stream, durable);
+      attached = consumer;
       const info = await consumer.info(true);
       if (info.config.ack_wait !== undefined) ackWaitMs = millis(info.config.ack_wait);
       pendingAtAttach = info.num_ack_pending;
@@ -73,9 +81,13 @@ export function pullAttachment(options: PullAttachmentOptions): PullAttachment {
     ackWaitMs: () => ackWaitMs,
     arriving(iter) {
       if (options.soleReader !== true || attaches > 1 || pendingAtAttach === 0) return iter;
+      const consumer = attached;
       return redeliveriesInOrder(iter, {
         pending: pendingAtAttach,
-        withinMs: ackWaitMs + REDELIVERY_GRACE_MS,
+        // A message the previous holder nak'd with a delay is pending until that delay is over.
+        withinMs: Math.max(ackWaitMs, options.longestRedeliveryDelayMs ?? 0) + REDELIVERY_GRACE_MS,
+        ...(consumer !== undefined ? { outstanding: async () => (await consumer.info(false)).num_ack_pending } : {}),
+        pollMs: Math.min(1_000, Math.max(100, ackWaitMs / 4)),
         keepAliveMs: Math.max(ackWaitMs / 2, 100),
         onShort: (redelivered, pending) => logger.warn({ redelivered, pending }, 'not every message pending at attach came back in time; going on without the rest'),
       });

@@ -5,6 +5,16 @@ export interface RedeliveriesInOrderOptions {
   pending: number;
   /** Give up waiting for the rest after this (a message nak'd with a delay longer than this). */
   withinMs: number;
+  /**
+   * The server's count of the durable's messages delivered and not acked (`num_ack_pending`),
+   * asked every `pollMs` while gathering. A message nak'd with a delay stays in that count until
+   * it comes back, so once the count is no more than what was gathered, nothing else is coming
+   * (the rest were acked meanwhile, e.g. the previous holder's last acks landing after the
+   * attach) and the wait ends before `withinMs`. Unset: wait for `pending` or `withinMs`.
+   */
+  outstanding?: () => Promise<number>;
+  /** How often `outstanding` is asked. Default 250 ms. */
+  pollMs?: number;
   /** Gathered messages are kept alive (`working()`) this often, so none is redelivered meanwhile. */
   keepAliveMs: number;
   /** Fewer than `pending` redeliveries came within `withinMs`: said by the caller, not hidden. */
@@ -23,7 +33,8 @@ export interface RedeliveriesInOrderOptions {
  * arrives meanwhile, and handed on sorted by stream sequence; the order is then the stream's
  * whatever the server's queue did. Messages never delivered before all have higher sequences
  * than pending ones (a consumer delivers in stream order), so sorting them in is right too.
- * After `withinMs` the rest is not waited for any longer (`onShort`).
+ * After `withinMs` the rest is not waited for any longer (`onShort`); with `outstanding`, the wait
+ * also ends as soon as the server has nothing pending beyond what was gathered.
  */
 export async function* redeliveriesInOrder(source: AsyncIterable<JsMsg>, options: RedeliveriesInOrderOptions): AsyncGenerator<JsMsg> {
   const it = source[Symbol.asyncIterator]();
@@ -34,6 +45,8 @@ export async function* redeliveriesInOrder(source: AsyncIterable<JsMsg>, options
       let redelivered = 0;
       let ended = false;
       const deadline = Date.now() + options.withinMs;
+      const pollMs = options.outstanding !== undefined ? Math.max(10, options.pollMs ?? 250) : Number.POSITIVE_INFINITY;
+      let settled = false;
       const keepAlive = setInterval(() => gathered.forEach((m) => m.working()), options.keepAliveMs);
       try {
         while (redelivered < options.pending) {
@@ -43,11 +56,20 @@ export async function* redeliveriesInOrder(source: AsyncIterable<JsMsg>, options
           let timer: NodeJS.Timeout | undefined;
           let result: IteratorResult<JsMsg> | 'timed-out';
           try {
-            result = await Promise.race([next, new Promise<'timed-out'>((resolve) => (timer = setTimeout(resolve, left, 'timed-out')))]);
+            result = await Promise.race([next, new Promise<'timed-out'>((resolve) => (timer = setTimeout(resolve, Math.min(left, pollMs), 'timed-out')))]);
           } finally {
             clearTimeout(timer);
           }
-          if (result === 'timed-out') break;
+          if (result === 'timed-out') {
+            if (Date.now() >= deadline || options.outstanding === undefined) break;
+            // A failed query says nothing: keep waiting until the deadline.
+            const stillOut = await options.outstanding().catch(() => Number.POSITIVE_INFINITY);
+            if (stillOut <= gathered.length) {
+              settled = true;
+              break;
+            }
+            continue;
+          }
           next = undefined;
           if (result.done === true) {
             ended = true;
@@ -59,7 +81,7 @@ export async function* redeliveriesInOrder(source: AsyncIterable<JsMsg>, options
       } finally {
         clearInterval(keepAlive);
       }
-      if (redelivered < options.pending && !ended) options.onShort(redelivered, options.pending);
+      if (redelivered < options.pending && !ended && !settled) options.onShort(redelivered, options.pending);
       gathered.sort((a, b) => a.seq - b.seq);
       yield* gathered;
       if (ended) return;

@@ -20,6 +20,11 @@ import type { InboundMessage, Outcome } from './outcome.ts';
 /** nak delay by delivery when a consumer sets none: the n-th delivery waits the n-th entry, the last repeats. */
 export const DEFAULT_RETRY_BACKOFF_MS = [1_000, 5_000, 15_000, 60_000] as const;
 
+/** The longest nak delay a consume loop with this schedule uses (DEFAULT_RETRY_BACKOFF_MS when unset or empty). */
+export function longestBackoffMs(retryBackoffMs?: readonly number[]): number {
+  return Math.max(...(retryBackoffMs !== undefined && retryBackoffMs.length > 0 ? retryBackoffMs : DEFAULT_RETRY_BACKOFF_MS));
+}
+
 export interface SettleOptions {
   js: JetStreamClient;
   stream: string;
