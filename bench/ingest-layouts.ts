@@ -192,15 +192,16 @@ export default async function ingestLayouts(args: BenchArgs): Promise<void> {
       const raw = await rawJetStreamPublishRate(nc, { count: events });
       // Alternating, so a drift of the machine's speed falls on both layouts.
       const runs: Record<Layout, { small: PhaseFigures[]; large: PhaseFigures[] }> = { per_tenant: { small: [], large: [] }, pooled: { small: [], large: [] } };
+      const log = (m: string): void => ctx.log(m);
       // Many tenants provisioned, few sending: the per-tenant layout with only 10 of its durables busy.
       const idle: PhaseFigures[] = [];
       for (let r = 0; r < rounds; r++) {
         for (const layout of ['per_tenant', 'pooled'] as const) {
           const tag = `${layout === 'pooled' ? 'p' : 't'}${r}`;
-          runs[layout].small.push(await phase(nc, jsm, serverPid, layout, `${tag}s`, 10, events, pools, filters, ctx.log));
-          runs[layout].large.push(await phase(nc, jsm, serverPid, layout, `${tag}l`, largeTenants, events, pools, filters, ctx.log));
+          runs[layout].small.push(await phase(nc, jsm, serverPid, layout, `${tag}s`, 10, events, pools, filters, log));
+          runs[layout].large.push(await phase(nc, jsm, serverPid, layout, `${tag}l`, largeTenants, events, pools, filters, log));
         }
-        idle.push(await phase(nc, jsm, serverPid, 'per_tenant', `i${r}`, largeTenants, events, pools, filters, ctx.log, 10));
+        idle.push(await phase(nc, jsm, serverPid, 'per_tenant', `i${r}`, largeTenants, events, pools, filters, log, 10));
       }
       const result = (layout: Layout) => ({ tenants_10: pooled(runs[layout].small), [`tenants_${largeTenants}`]: pooled(runs[layout].large) });
       const perTenant = result('per_tenant');
