@@ -66,6 +66,7 @@ export {
   type ExhaustedStatus,
   type ListExhaustedOptions,
 } from './exhausted.ts';
+export { recordNatsUser, natsUsersOf, markNatsUsersRevoked, type NatsUser } from './nats-users.ts';
 export {
   InvalidInputError,
   TenantNotFoundError,

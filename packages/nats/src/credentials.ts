@@ -1,9 +1,11 @@
 import {
   Algorithms,
+  decode,
   encodeAccount,
   encodeOperator,
   encodeUser,
   fmtCreds,
+  type Account,
   type Permissions,
 } from '@nats-io/jwt';
 import { createAccount, createOperator, createUser, fromSeed, type KeyPair } from '@nats-io/nkeys';
@@ -131,11 +133,17 @@ export interface MintUserOptions {
   account: string;
 }
 
+/** A minted user: its `.creds` (secret, shown once) and its public key (kept, to revoke it later). */
+export interface MintedUser {
+  creds: string;
+  publicKey: string;
+}
+
 async function mintUser(
   name: string,
   permissions: Permissions,
   options: MintUserOptions,
-): Promise<string> {
+): Promise<MintedUser> {
   const user = createUser();
   const signer = fromSeed(new TextEncoder().encode(options.signingSeed));
   const jwt = await encodeUser(
@@ -145,19 +153,56 @@ async function mintUser(
     { ...permissions, bearer_token: false },
     { ...JWT_OPTIONS, signer },
   );
-  return decoder.decode(fmtCreds(jwt, user));
+  return { creds: decoder.decode(fmtCreds(jwt, user)), publicKey: user.getPublicKey() };
+}
+
+/** The NATS user name of a tenant's credentials. */
+export function tenantUserName(tenant: string): string {
+  return `tenant-${assertTenantId(tenant)}`;
+}
+
+/** A `.creds` file (user JWT + seed) for one tenant, allowed only its own ingest prefix, and the user's public key. */
+export function mintTenantUser(tenant: string, options: MintUserOptions): Promise<MintedUser> {
+  return mintUser(tenantUserName(tenant), tenantPermissions(tenant), options);
 }
 
 /** A `.creds` file (user JWT + seed) for one tenant, allowed only its own ingest prefix. */
-export function mintTenantCreds(tenant: string, options: MintUserOptions): Promise<string> {
-  return mintUser(`tenant-${assertTenantId(tenant)}`, tenantPermissions(tenant), options);
+export async function mintTenantCreds(tenant: string, options: MintUserOptions): Promise<string> {
+  return (await mintTenantUser(tenant, options)).creds;
+}
+
+/**
+ * The SWITCHYARD account's JWT again, signed by the operator, with `publicKeys` added to its
+ * revocations as of `at`: the server then refuses every user JWT of those keys issued at or before
+ * that second, on connect and on the connections already open once it loads the new JWT. Earlier
+ * revocations, signing keys and limits are kept. Needs the operator's seed (keys.json).
+ */
+export async function revokeUsers(
+  authority: Pick<NatsAuthority, 'operator' | 'account'>,
+  publicKeys: readonly string[],
+  at: Date = new Date(),
+): Promise<string> {
+  const current = decode<Account>(authority.account.jwt);
+  if (current.sub !== authority.account.publicKey) {
+    throw new Error(`the account JWT in keys.json is for ${current.sub}, not ${authority.account.publicKey}`);
+  }
+  const seconds = Math.floor(at.getTime() / 1000);
+  const revocations = { ...(current.nats.revocations ?? {}) };
+  for (const key of publicKeys) {
+    if (!/^U[A-Z2-7]{55}$/.test(key)) throw new Error(`not a NATS user public key: ${key}`);
+    revocations[key] = Math.max(revocations[key] ?? 0, seconds);
+  }
+  const { type: _type, version: _version, ...claims } = current.nats as Account & { type?: string; version?: number };
+  const operator = fromSeed(new TextEncoder().encode(authority.operator.seed));
+  return encodeAccount(current.name, authority.account.publicKey, { ...claims, revocations }, { ...JWT_OPTIONS, signer: operator });
 }
 
 /** A `.creds` file for Switchyard's own services: everything inside the SWITCHYARD account. */
-export function mintServiceCreds(name: string, options: MintUserOptions): Promise<string> {
-  return mintUser(
+export async function mintServiceCreds(name: string, options: MintUserOptions): Promise<string> {
+  const minted = await mintUser(
     name,
     { pub: { allow: ['>'], deny: [] }, sub: { allow: ['>'], deny: [] } },
     options,
   );
+  return minted.creds;
 }

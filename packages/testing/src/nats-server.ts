@@ -41,6 +41,12 @@ export interface NatsServer {
   restart(): Promise<void>;
   /** SIGKILL, like a crash: the store dir is kept so `restart()` recovers from it. */
   kill(): Promise<void>;
+  /**
+   * Replaces the extra configuration (see `config`) and has the running server reload it
+   * (SIGHUP, as `nats-server --signal reload` does); resolves once the server accepts connections
+   * again. Only for a server started with `config`.
+   */
+  reload(config: string): Promise<void>;
 }
 
 function canConnect(port: number): Promise<boolean> {
@@ -74,8 +80,8 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const storeDir = join(workDir, 'jetstream');
   const argv = ['-a', '127.0.0.1', '-p', String(port)];
   if (jetstream) argv.push('-js', '-sd', storeDir);
+  const configPath = join(workDir, 'nats.conf');
   if (config !== undefined) {
-    const configPath = join(workDir, 'nats.conf');
     await writeFile(configPath, config);
     argv.push('-c', configPath);
   }
@@ -137,6 +143,15 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     },
     async kill() {
       await terminate('SIGKILL');
+    },
+    async reload(next: string) {
+      if (config === undefined) throw new Error('reload needs a server started with `config`');
+      if (child === undefined) throw new Error('the server is not running');
+      await writeFile(configPath, next);
+      child.kill('SIGHUP');
+      // A reload keeps the listener; give the server a moment to apply it, then check it answers.
+      await new Promise((r) => setTimeout(r, 200));
+      if (!(await canConnect(port))) throw new Error(`nats-server stopped accepting connections after reloading:\n${stderrTail}`);
     },
   };
 }

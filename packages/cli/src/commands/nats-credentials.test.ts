@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPool, deleteTenant } from '@switchyard/db';
+import { createPool, deleteTenant, natsUsersOf } from '@switchyard/db';
 import { tenantInboxPrefix } from '@switchyard/nats';
 import { Command } from 'commander';
 import { connect, credsAuthenticator, type NatsConnection } from 'nats';
@@ -115,5 +115,45 @@ describe('switchyard nats-credentials and tenant create', () => {
     } finally {
       await nc.close();
     }
+  });
+  it('revoke cuts every credential minted for the tenant: once nats-server reloads auth.conf it drops and refuses them, and only them', async () => {
+    const live = context!;
+    const url = server!.url;
+    const credsFile = join(dir, `${tenant}.creds`);
+    // Connected before the revocation, and trying to stay connected.
+    const open = await connect({ servers: url, authenticator: credsAuthenticator(await readFile(credsFile)), inboxPrefix: tenantInboxPrefix(tenant), maxReconnectAttempts: 3, reconnectTimeWait: 100 });
+    const closed = open.closed();
+    const before = await natsUsersOf(await live.db(), tenant);
+    expect(before).toHaveLength(1);
+    expect(before[0]!.revokedAt).toBeNull();
+    const oldAuth = await readFile(join(dir, 'auth.conf'), 'utf8');
+
+    const revoked = (await run(() => live, 'nats-credentials', 'revoke', tenant, '--dir', dir)) as { revoked: string[] };
+    expect(revoked.revoked).toEqual([before[0]!.publicKey]);
+    expect((await natsUsersOf(await live.db(), tenant))[0]!.revokedAt).not.toBeNull();
+    const newAuth = await readFile(join(dir, 'auth.conf'), 'utf8');
+    expect(newAuth).not.toBe(oldAuth);
+    expect((await stat(join(dir, 'keys.json'))).mode & 0o077).toBe(0);
+    // Nothing left to revoke: nothing rewritten.
+    expect(((await run(() => live, 'nats-credentials', 'revoke', tenant, '--dir', dir)) as { revoked: string[] }).revoked).toEqual([]);
+    expect(await readFile(join(dir, 'auth.conf'), 'utf8')).toBe(newAuth);
+
+    await server!.reload(newAuth);
+    await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('the revoked connection stayed open')), 10_000))]);
+    expect(open.isClosed()).toBe(true);
+    await expect(connect({ servers: url, authenticator: credsAuthenticator(await readFile(credsFile)), reconnect: false })).rejects.toThrow(/authorization/i);
+    // The services' user and a credential minted for the tenant after the revocation still connect.
+    const services = await connect({ servers: url, authenticator: credsAuthenticator(await readFile(join(dir, 'services.creds'))) });
+    await services.close();
+    const fresh = join(dir, `${tenant}-2.creds`);
+    await run(() => live, 'nats-credentials', 'tenant', tenant, '--out', fresh);
+    const again = await connect({ servers: url, authenticator: credsAuthenticator(await readFile(fresh)), inboxPrefix: tenantInboxPrefix(tenant) });
+    try {
+      const ack = await again.jetstream().publish(`v1.ingest.${tenant}.phone-1.message.received`, new TextEncoder().encode('{}'));
+      expect(ack.stream).toBe('INGEST');
+    } finally {
+      await again.close();
+    }
+    expect((await natsUsersOf(await live.db(), tenant)).filter((u) => u.revokedAt === null)).toHaveLength(1);
   });
 });

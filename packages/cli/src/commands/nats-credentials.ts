@@ -1,16 +1,20 @@
-import { chmod, mkdir, writeFile, access } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, writeFile, access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { markNatsUsersRevoked, natsUsersOf, recordNatsUser } from '@switchyard/db';
 import {
   createNatsAuthority,
   mintServiceCreds,
-  mintTenantCreds,
+  mintTenantUser,
   natsServerAuthConfig,
+  revokeUsers,
   tenantInboxPrefix,
+  type NatsAuthority,
 } from '@switchyard/nats';
 import { envString } from '@switchyard/runtime';
 import { assertTenantId } from '@switchyard/schema';
+import type pg from 'pg';
 import type { CliContext } from '../context.ts';
 import { print, type Output } from '../output.ts';
 
@@ -50,16 +54,42 @@ export function natsSigningFrom(parsed: SigningConfig): NatsSigning | undefined 
   return { account: parsed.NATS_ACCOUNT, signingSeed: parsed.NATS_ACCOUNT_SIGNING_SEED };
 }
 
-/** Mints a tenant's `.creds`; writes it (mode 0600) when `outFile` is given, else returns it to print once. */
+/**
+ * Mints a tenant's `.creds` and records the user's public key in Postgres (`nats_users`, so
+ * `nats-credentials revoke` can name it later); writes the file (mode 0600) when `outFile` is
+ * given, else returns it to print once. Recorded before it is handed out: a credential nobody can
+ * revoke by its key is never issued.
+ */
 export async function issueTenantCreds(
   tenant: string,
   signing: NatsSigning,
+  db: pg.Pool,
   outFile?: string,
-): Promise<{ creds: string; file?: string }> {
-  const creds = await mintTenantCreds(assertTenantId(tenant), signing);
-  if (outFile === undefined) return { creds };
-  await writeFile(outFile, creds, { mode: 0o600 });
-  return { creds, file: outFile };
+): Promise<{ creds: string; public_key: string; file?: string }> {
+  const minted = await mintTenantUser(assertTenantId(tenant), signing);
+  await recordNatsUser(db, tenant, minted.publicKey);
+  if (outFile === undefined) return { creds: minted.creds, public_key: minted.publicKey };
+  await writeFile(outFile, minted.creds, { mode: 0o600 });
+  return { creds: minted.creds, public_key: minted.publicKey, file: outFile };
+}
+
+/** keys.json as `init` wrote it; only the fields revocation needs are checked. */
+async function readAuthority(path: string): Promise<NatsAuthority> {
+  const parsed = z
+    .object({
+      operator: z.object({ publicKey: z.string(), seed: z.string().startsWith('SO'), jwt: z.string() }),
+      system: z.object({ publicKey: z.string(), seed: z.string(), jwt: z.string() }),
+      account: z.object({ publicKey: z.string(), seed: z.string(), jwt: z.string(), signingSeed: z.string(), signingPublicKey: z.string() }),
+    })
+    .safeParse(JSON.parse(await readFile(path, 'utf8')));
+  if (!parsed.success) throw new Error(`${path} is not the keys.json \`nats-credentials init\` wrote: ${parsed.error.message}`);
+  return parsed.data;
+}
+
+/** Replaces a file in one step (write a temporary file, then rename over the old one). */
+async function replaceFile(path: string, content: string, mode: number): Promise<void> {
+  await writeFile(`${path}.tmp`, content, { mode });
+  await rename(`${path}.tmp`, path);
 }
 
 export function tenantCredsHowTo(tenant: string): string {
@@ -154,7 +184,7 @@ export function registerNatsCredentialsCommands(
         throw new Error(
           'NATS_ACCOUNT and NATS_ACCOUNT_SIGNING_SEED are not set (see `switchyard nats-credentials init`)',
         );
-      const issued = await issueTenantCreds(id, signing, opts.out);
+      const issued = await issueTenantCreds(id, signing, await ctx().db(), opts.out);
       print(
         out(),
         issued.file !== undefined
@@ -164,6 +194,42 @@ export function registerNatsCredentialsCommands(
           tenant: id,
           ...issued,
         },
+      );
+    });
+
+  creds
+    .command('revoke <id>')
+    .description(
+      "revoke every NATS credential minted for a tenant (e.g. after `tenant delete`, or a leak): rewrites the account JWT in auth.conf and keys.json; reload nats-server to apply",
+    )
+    .requiredOption('--dir <dir>', 'the directory `nats-credentials init` wrote (keys.json is read, auth.conf and keys.json rewritten)')
+    .action(async (id: string, opts: { dir: string }) => {
+      assertTenantId(id);
+      const keysPath = join(opts.dir, 'keys.json');
+      const authority = await readAuthority(keysPath);
+      const db = await ctx().db();
+      const valid = (await natsUsersOf(db, id)).filter((user) => user.revokedAt === null);
+      if (valid.length === 0) {
+        print(out(), `tenant ${id} has no unrevoked NATS credentials on record; nothing written`, { tenant: id, revoked: [] });
+        return;
+      }
+      const at = new Date();
+      const keys = valid.map((user) => user.publicKey);
+      const jwt = await revokeUsers(authority, keys, at);
+      const updated: NatsAuthority = { ...authority, account: { ...authority.account, jwt } };
+      // The files first, the rows after: a rerun after a failure between the two revokes again
+      // (idempotent) instead of leaving a key marked revoked that the server still accepts.
+      await replaceFile(keysPath, `${JSON.stringify(updated, null, 2)}\n`, 0o600);
+      await replaceFile(join(opts.dir, 'auth.conf'), natsServerAuthConfig(updated), 0o644);
+      await markNatsUsersRevoked(db, keys, at);
+      print(
+        out(),
+        [
+          `revoked ${keys.length} NATS credential(s) of tenant ${id} as of ${at.toISOString()}`,
+          `rewrote ${opts.dir}/auth.conf and ${opts.dir}/keys.json`,
+          'apply it: give nats-server the new auth.conf and reload it (`nats-server --signal reload`, or roll the NATS pods)',
+        ].join('\n'),
+        { tenant: id, revoked: keys, revoked_at: at.toISOString(), dir: opts.dir },
       );
     });
 }

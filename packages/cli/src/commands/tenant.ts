@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { deleteTenant, listTenants, provisionTenant } from '@switchyard/db';
+import { deleteTenant, listTenants, natsUsersOf, provisionTenant } from '@switchyard/db';
 import { announceTenant, retractTenant } from '@switchyard/nats';
 import { assertTenantId } from '@switchyard/schema';
 import type { CliContext } from '../context.ts';
@@ -26,7 +26,7 @@ export function registerTenantCommands(program: Command, ctx: () => CliContext, 
       // Minted after the announce, so the tenant's first publish already has a router consumer.
       // Printed once, like API keys: the seed is never stored. A lost file is re-minted with
       // `nats-credentials tenant <id>`.
-      const issued = signing !== undefined ? await issueTenantCreds(id, signing, opts.credsOut) : undefined;
+      const issued = signing !== undefined ? await issueTenantCreds(id, signing, await c.db(), opts.credsOut) : undefined;
       const credsText =
         issued === undefined
           ? '\n(NATS auth not configured: no credentials minted)'
@@ -58,6 +58,9 @@ export function registerTenantCommands(program: Command, ctx: () => CliContext, 
       // Retract first so services stop consuming before the schema disappears under them.
       await retractTenant((await c.nc()).jetstream(), id);
       const existed = await deleteTenant(await c.db(), id);
-      print(out(), existed ? `tenant ${id} deleted` : `tenant ${id} did not exist`, { id, deleted: existed });
+      // Deleting the tenant does not stop its NATS credentials from publishing to its subjects.
+      const valid = (await natsUsersOf(await c.db(), id)).filter((user) => user.revokedAt === null).length;
+      const reminder = valid > 0 ? `\n${valid} NATS credential(s) of ${id} still valid: revoke them with \`switchyard nats-credentials revoke ${id} --dir <the init directory>\`` : '';
+      print(out(), `${existed ? `tenant ${id} deleted` : `tenant ${id} did not exist`}${reminder}`, { id, deleted: existed, nats_credentials_still_valid: valid });
     });
 }
