@@ -155,5 +155,21 @@ describe('switchyard nats-credentials and tenant create', () => {
       await again.close();
     }
     expect((await natsUsersOf(await live.db(), tenant)).filter((u) => u.revokedAt === null)).toHaveLength(1);
+
+    // A reload that changes the account JWT pauses JetStream in the account for a moment (~2 s
+    // measured on nats-server 2.12.15): wait until it answers again.
+    const js = (await live.nc()).jetstream();
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      // This private server's INGEST: a probe stored is the stream taking writes again.
+      const ok = await js.publish(`v1.ingest.${tenant}.probe.message.received`, new TextEncoder().encode('{}'), { timeout: 1_000 }).then(() => true, () => false);
+      if (ok) break;
+      if (Date.now() > deadline) throw new Error('JetStream did not answer again after the reload');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // Deleting the tenant says that one is still valid; revoking it then works on the deleted tenant.
+    const deleted = (await run(() => live, 'tenant', 'delete', tenant, '--yes')) as { deleted: boolean; nats_credentials_still_valid: number };
+    expect(deleted).toMatchObject({ deleted: true, nats_credentials_still_valid: 1 });
+    expect(((await run(() => live, 'nats-credentials', 'revoke', tenant, '--dir', dir)) as { revoked: string[] }).revoked).toHaveLength(1);
   });
 });
