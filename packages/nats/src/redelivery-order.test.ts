@@ -138,4 +138,26 @@ describe('redeliveriesInOrder', () => {
     expect(new Set(worked)).toEqual(new Set([11, 12]));
     await gen.return(undefined);
   });
+
+  it('stops waiting once the server has nothing pending beyond what was gathered, even while new messages keep arriving', async () => {
+    // A busy durable: a new message every 10 ms, the one pending at attach never comes back (it was
+    // acked after the attach), and the server says only the gathered ones are out.
+    let gathered = 0;
+    async function* busy(): AsyncGenerator<JsMsg> {
+      for (let seq = 100; ; seq++) {
+        await new Promise((r) => setTimeout(r, 10));
+        gathered++;
+        yield msg(seq, false);
+      }
+    }
+    const shorts: number[][] = [];
+    const started = Date.now();
+    const gen = redeliveriesInOrder(busy(), { pending: 1, withinMs: 10_000, pollMs: 100, outstanding: async () => gathered, keepAliveMs: 1_000, onShort: (got, of) => shorts.push([got, of]) });
+    const first = await gen.next();
+    expect(first.done !== true && first.value.seq).toBe(100);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    // Not short: nothing was missing, the count at attach had only not caught up with an ack.
+    expect(shorts).toEqual([]);
+    await gen.return(undefined);
+  });
 });

@@ -45,31 +45,34 @@ export async function* redeliveriesInOrder(source: AsyncIterable<JsMsg>, options
       let redelivered = 0;
       let ended = false;
       const deadline = Date.now() + options.withinMs;
-      const pollMs = options.outstanding !== undefined ? Math.max(10, options.pollMs ?? 250) : Number.POSITIVE_INFINITY;
+      const pollMs = Math.max(10, options.pollMs ?? 250);
+      let nextPollAt = Date.now() + pollMs;
       let settled = false;
       const keepAlive = setInterval(() => gathered.forEach((m) => m.working()), options.keepAliveMs);
       try {
         while (redelivered < options.pending) {
-          const left = deadline - Date.now();
-          if (left <= 0) break;
-          next ??= it.next();
-          let timer: NodeJS.Timeout | undefined;
-          let result: IteratorResult<JsMsg> | 'timed-out';
-          try {
-            result = await Promise.race([next, new Promise<'timed-out'>((resolve) => (timer = setTimeout(resolve, Math.min(left, pollMs), 'timed-out')))]);
-          } finally {
-            clearTimeout(timer);
-          }
-          if (result === 'timed-out') {
-            if (Date.now() >= deadline || options.outstanding === undefined) break;
+          const now = Date.now();
+          if (now >= deadline) break;
+          // Asked on its own schedule, also while new messages keep arriving (a busy durable).
+          if (options.outstanding !== undefined && now >= nextPollAt) {
             // A failed query says nothing: keep waiting until the deadline.
             const stillOut = await options.outstanding().catch(() => Number.POSITIVE_INFINITY);
+            nextPollAt = Date.now() + pollMs;
             if (stillOut <= gathered.length) {
               settled = true;
               break;
             }
-            continue;
           }
+          const wait = Math.min(deadline, options.outstanding !== undefined ? nextPollAt : deadline) - Date.now();
+          next ??= it.next();
+          let timer: NodeJS.Timeout | undefined;
+          let result: IteratorResult<JsMsg> | 'timed-out';
+          try {
+            result = await Promise.race([next, new Promise<'timed-out'>((resolve) => (timer = setTimeout(resolve, Math.max(0, wait), 'timed-out')))]);
+          } finally {
+            clearTimeout(timer);
+          }
+          if (result === 'timed-out') continue;
           next = undefined;
           if (result.done === true) {
             ended = true;
