@@ -9,7 +9,7 @@ import { consumerMetrics } from './metrics.ts';
 import { retry, type InboundMessage, type Outcome } from './outcome.ts';
 import { headersToRecord } from './publish.ts';
 import { pullAttachment } from './pull-attachment.ts';
-import { createSettler, errorText, longestBackoffMs } from './settle.ts';
+import { createSettler, errorText } from './settle.ts';
 import type { PartitionOwnership } from './ownership.ts';
 import { followTenants, partitionGate, type TenantBucketOptions } from './tenant-registry.ts';
 
@@ -163,7 +163,6 @@ export function startBatchConsumer<P = unknown>(options: StartBatchConsumerOptio
   let state: 'running' | 'draining' | 'stopped' = 'running';
   let messages: ConsumerMessages | undefined;
 
-  const attachment = pullAttachment({ js, jsm, ensure, stream, durable, maxMessages: batchSize, logger, signal: stopping.signal, soleReader: options.soleReader, longestRedeliveryDelayMs: longestBackoffMs(options.retryBackoffMs) });
   const settler = createSettler({
     js,
     stream,
@@ -176,6 +175,7 @@ export function startBatchConsumer<P = unknown>(options: StartBatchConsumerOptio
     logger,
     metrics,
   });
+  const attachment = pullAttachment({ js, jsm, ensure, stream, durable, maxMessages: batchSize, logger, signal: stopping.signal, soleReader: options.soleReader, longestRedeliveryDelayMs: settler.longestBackoffMs });
   const backoffFor = settler.backoffFor;
 
   /**

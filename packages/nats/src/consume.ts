@@ -13,7 +13,7 @@ import { consumerMetrics, type ConsumerMetrics } from './metrics.ts';
 import { deadLetter, retry, type Handler, type InboundMessage, type Outcome } from './outcome.ts';
 import { extractTraceContext, headersToRecord } from './publish.ts';
 import { pullAttachment } from './pull-attachment.ts';
-import { createSettler, errorText, longestBackoffMs } from './settle.ts';
+import { createSettler, errorText } from './settle.ts';
 
 export interface StartConsumerOptions {
   js: JetStreamClient;
@@ -100,7 +100,6 @@ export function startConsumer(options: StartConsumerOptions): RunningConsumer {
   let state: ConsumerState = 'running';
   let messages: ConsumerMessages | undefined;
 
-  const attachment = pullAttachment({ js, jsm, ensure, stream, durable, maxMessages: concurrency, logger, signal: stopping.signal, soleReader: options.soleReader, longestRedeliveryDelayMs: longestBackoffMs(options.retryBackoffMs) });
   const settler = createSettler({
     js,
     stream,
@@ -113,6 +112,7 @@ export function startConsumer(options: StartConsumerOptions): RunningConsumer {
     logger,
     metrics,
   });
+  const attachment = pullAttachment({ js, jsm, ensure, stream, durable, maxMessages: concurrency, logger, signal: stopping.signal, soleReader: options.soleReader, longestRedeliveryDelayMs: settler.longestBackoffMs });
 
   async function run(): Promise<void> {
     let retryInMs = REATTACH_MIN_MS;

@@ -20,11 +20,6 @@ import type { InboundMessage, Outcome } from './outcome.ts';
 /** nak delay by delivery when a consumer sets none: the n-th delivery waits the n-th entry, the last repeats. */
 export const DEFAULT_RETRY_BACKOFF_MS = [1_000, 5_000, 15_000, 60_000] as const;
 
-/** The longest nak delay a consume loop with this schedule uses (DEFAULT_RETRY_BACKOFF_MS when unset or empty). */
-export function longestBackoffMs(retryBackoffMs?: readonly number[]): number {
-  return Math.max(...(retryBackoffMs !== undefined && retryBackoffMs.length > 0 ? retryBackoffMs : DEFAULT_RETRY_BACKOFF_MS));
-}
-
 export interface SettleOptions {
   js: JetStreamClient;
   stream: string;
@@ -45,6 +40,8 @@ export interface Settler {
   settle(msg: JsMsg, inbound: InboundMessage, outcome: Outcome, nonRetryableThrow: boolean): Promise<string>;
   /** The backoff before redelivering a message delivered `deliveryCount` times. */
   backoffFor: (deliveryCount: number) => number;
+  /** The longest of those delays: how long a message this loop nak'd may stay away. */
+  longestBackoffMs: number;
 }
 
 const deadLetterLogs = new LogThrottle();
@@ -109,6 +106,7 @@ export function createSettler(options: SettleOptions): Settler {
 
   return {
     backoffFor,
+    longestBackoffMs: Math.max(...backoff),
     async settle(msg, inbound, outcome, nonRetryableThrow) {
       switch (outcome.kind) {
         case 'ack':
