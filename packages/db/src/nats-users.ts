@@ -28,9 +28,10 @@ export async function recordNatsUser(pool: Pool, tenant: string, publicKey: stri
   await pool.query(`INSERT INTO ${NATS_USERS} (public_key, tenant) VALUES ($1, $2) ON CONFLICT (public_key) DO NOTHING`, [publicKey, assertTenantId(tenant)]);
 }
 
-/** Every user minted for `tenant`, oldest first; the tenant may have been deleted since. */
-export async function natsUsersOf(pool: Pool, tenant: string): Promise<NatsUser[]> {
-  const result = await pool.query<Row>(`SELECT public_key, tenant, issued_at, revoked_at FROM ${NATS_USERS} WHERE tenant = $1 ORDER BY issued_at, public_key`, [assertTenantId(tenant)]);
+/** Every user minted for `tenant` (only those not revoked, with `unrevoked`), oldest first; the tenant may have been deleted since. */
+export async function natsUsersOf(pool: Pool, tenant: string, options: { unrevoked?: boolean } = {}): Promise<NatsUser[]> {
+  const only = options.unrevoked === true ? ' AND revoked_at IS NULL' : '';
+  const result = await pool.query<Row>(`SELECT public_key, tenant, issued_at, revoked_at FROM ${NATS_USERS} WHERE tenant = $1${only} ORDER BY issued_at, public_key`, [assertTenantId(tenant)]);
   return result.rows.map(toUser);
 }
 

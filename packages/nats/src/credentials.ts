@@ -8,7 +8,7 @@ import {
   type Account,
   type Permissions,
 } from '@nats-io/jwt';
-import { createAccount, createOperator, createUser, fromSeed, type KeyPair } from '@nats-io/nkeys';
+import { createAccount, createOperator, createUser, fromPublic, fromSeed, type KeyPair } from '@nats-io/nkeys';
 import { assertTenantId } from '@switchyard/schema';
 
 /**
@@ -133,6 +133,15 @@ export interface MintUserOptions {
   account: string;
 }
 
+function isPublicKey(key: string): boolean {
+  try {
+    fromPublic(key);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A minted user: its `.creds` (secret, shown once) and its public key (kept, to revoke it later). */
 export interface MintedUser {
   creds: string;
@@ -156,19 +165,9 @@ async function mintUser(
   return { creds: decoder.decode(fmtCreds(jwt, user)), publicKey: user.getPublicKey() };
 }
 
-/** The NATS user name of a tenant's credentials. */
-export function tenantUserName(tenant: string): string {
-  return `tenant-${assertTenantId(tenant)}`;
-}
-
 /** A `.creds` file (user JWT + seed) for one tenant, allowed only its own ingest prefix, and the user's public key. */
 export function mintTenantUser(tenant: string, options: MintUserOptions): Promise<MintedUser> {
-  return mintUser(tenantUserName(tenant), tenantPermissions(tenant), options);
-}
-
-/** A `.creds` file (user JWT + seed) for one tenant, allowed only its own ingest prefix. */
-export async function mintTenantCreds(tenant: string, options: MintUserOptions): Promise<string> {
-  return (await mintTenantUser(tenant, options)).creds;
+  return mintUser(`tenant-${assertTenantId(tenant)}`, tenantPermissions(tenant), options);
 }
 
 /**
@@ -189,7 +188,8 @@ export async function revokeUsers(
   const seconds = Math.floor(at.getTime() / 1000);
   const revocations = { ...(current.nats.revocations ?? {}) };
   for (const key of publicKeys) {
-    if (!/^U[A-Z2-7]{55}$/.test(key)) throw new Error(`not a NATS user public key: ${key}`);
+    // fromPublic checks the encoding and checksum; a user key starts with U.
+    if (!key.startsWith('U') || !isPublicKey(key)) throw new Error(`not a NATS user public key: ${key}`);
     revocations[key] = Math.max(revocations[key] ?? 0, seconds);
   }
   const { type: _type, version: _version, ...claims } = current.nats as Account & { type?: string; version?: number };

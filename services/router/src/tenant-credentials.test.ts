@@ -7,7 +7,7 @@ import {
   announceTenant,
   createNatsAuthority,
   mintServiceCreds,
-  mintTenantCreds,
+  mintTenantUser,
   natsServerAuthConfig,
   tenantInboxPrefix,
   type NatsAuthority,
@@ -45,7 +45,7 @@ describe('tenant NATS credentials (JWT auth, resolver MEMORY)', () => {
   const bucket = randomName('tenants');
 
   async function connectTenant(tenant: string): Promise<NatsConnection> {
-    const creds = await mintTenantCreds(tenant, {
+    const { creds } = await mintTenantUser(tenant, {
       signingSeed: authority.account.signingSeed,
       account: authority.account.publicKey,
     });

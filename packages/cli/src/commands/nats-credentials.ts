@@ -208,7 +208,7 @@ export function registerNatsCredentialsCommands(
       const keysPath = join(opts.dir, 'keys.json');
       const authority = await readAuthority(keysPath);
       const db = await ctx().db();
-      const valid = (await natsUsersOf(db, id)).filter((user) => user.revokedAt === null);
+      const valid = await natsUsersOf(db, id, { unrevoked: true });
       if (valid.length === 0) {
         print(out(), `tenant ${id} has no unrevoked NATS credentials on record; nothing written`, { tenant: id, revoked: [] });
         return;

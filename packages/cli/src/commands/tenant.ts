@@ -59,7 +59,7 @@ export function registerTenantCommands(program: Command, ctx: () => CliContext, 
       await retractTenant((await c.nc()).jetstream(), id);
       const existed = await deleteTenant(await c.db(), id);
       // Deleting the tenant does not stop its NATS credentials from publishing to its subjects.
-      const valid = (await natsUsersOf(await c.db(), id)).filter((user) => user.revokedAt === null).length;
+      const valid = (await natsUsersOf(await c.db(), id, { unrevoked: true })).length;
       const reminder = valid > 0 ? `\n${valid} NATS credential(s) of ${id} still valid: revoke them with \`switchyard nats-credentials revoke ${id} --dir <the init directory>\`` : '';
       print(out(), `${existed ? `tenant ${id} deleted` : `tenant ${id} did not exist`}${reminder}`, { id, deleted: existed, nats_credentials_still_valid: valid });
     });
