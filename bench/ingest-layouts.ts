@@ -11,7 +11,7 @@
 // router's realtime filters (one per event category, history left out) instead of one
 // `v1.ingest.<tenant>.>`, so a pool's filter list is as long as a partitioned router's would be.
 import { connect, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
-import { ensureDurableConsumer, ensureStreams, NATS_CLIENT_TUNING } from '@switchyard/nats';
+import { ensureDurableConsumer, ensureStreams, NATS_CLIENT_TUNING, partitionOf } from '@switchyard/nats';
 import { STREAMS } from '@switchyard/schema';
 import { startNatsServer } from '@switchyard/testing';
 import { realtimeFilters } from '../services/router/src/ingest-ownership.ts';
@@ -37,20 +37,14 @@ interface PhaseFigures {
   client_cpu_us_per_event: number;
 }
 
-/** Tenant k of `tenants` goes to pool hash(tenant) mod `pools`, as a partitioned router would assign it. */
-function poolOf(tenant: string, pools: number): number {
-  let h = 2166136261;
-  for (let i = 0; i < tenant.length; i++) h = Math.imul(h ^ tenant.charCodeAt(i), 16777619);
-  return (h >>> 0) % pools;
-}
-
 /** The durables of one layout: name and filter list. Pools no tenant hashes to are not created. */
 function durablesFor(layout: Layout, tag: string, tenants: readonly string[], pools: number, filters: Filters): { durable: string; filters: string[] }[] {
   const of = (t: string): string[] => (filters === 'categories' ? realtimeFilters(t) : [`v1.ingest.${t}.>`]);
   if (layout === 'per_tenant') return tenants.map((t) => ({ durable: `lay_${t}`, filters: of(t) }));
   const byPool = new Map<number, string[]>();
   for (const t of tenants) {
-    const k = poolOf(t, pools);
+    // A pool per router partition: the tenant's partition, as the ownership module assigns it.
+    const k = partitionOf(t, pools);
     byPool.set(k, [...(byPool.get(k) ?? []), ...of(t)]);
   }
   return [...byPool.entries()].map(([k, filters]) => ({ durable: `lay_${tag}_pool${k}`, filters }));
