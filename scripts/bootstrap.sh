@@ -2,7 +2,7 @@
 # Makes a fresh clone runnable, idempotently and quickly when there is nothing to do:
 #   the pinned pnpm (package.json "packageManager") into .tools/bin — no root, no global change;
 #   the workspace dependencies (frozen lockfile);
-#   helm, nats and nats-server built from the Go module proxy into .tools/bin.
+#   helm, nats, nats-server and versitygw built from the Go module proxy into .tools/bin.
 # Sourced by scripts/test.sh and scripts/start.sh (and so by `npm test` / `npm start`), which
 # then find everything on PATH. Set SWITCHYARD_SKIP_BOOTSTRAP=1 to skip it in a tight loop.
 set -euo pipefail

@@ -6,6 +6,8 @@
 #   helm         renders and lints helm/switchyard (helm/switchyard/chart.test.ts needs it)
 #   nats         the NATS CLI, for poking at streams and consumers by hand
 #   nats-server  a current server for tests that start their own (the Debian one is v2.9)
+#   versitygw    an S3 gateway over a local directory: the real S3 API for the media service's
+#                tests and for `npm start` (no S3-compatible server is packaged by Debian or npm)
 #
 # Idempotent: a tool is skipped when its binary exists and its stamp file records the pinned
 # version, so bumping a pin below is all it takes to upgrade. Each build is timed because a cold
@@ -19,6 +21,7 @@ set -euo pipefail
 HELM_VERSION=v3.22.0
 NATSCLI_VERSION=v0.5.1
 NATS_SERVER_VERSION=v2.12.15
+VERSITYGW_VERSION=v1.8.0
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools_dir="${TOOLS_DIR:-$repo_root/.tools}"
@@ -72,8 +75,12 @@ install_tool nats "$NATSCLI_VERSION" "github.com/nats-io/natscli/nats@$NATSCLI_V
 install_tool nats-server "$NATS_SERVER_VERSION" "github.com/nats-io/nats-server/v2@$NATS_SERVER_VERSION" \
   -ldflags="-s -w"
 
+install_tool versitygw "$VERSITYGW_VERSION" "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION" \
+  -ldflags="-s -w"
+
 log "done in $((SECONDS - total_started))s; add $bin_dir to PATH:"
 log "  export PATH=\"$bin_dir:\$PATH\""
 "$bin_dir/helm" version --short | sed 's/^/[install-tools]   helm /'
 "$bin_dir/nats" --version 2>&1 | sed 's/^/[install-tools]   nats /'
 "$bin_dir/nats-server" --version | sed 's/^/[install-tools]   /'
+"$bin_dir/versitygw" --version 2>&1 | head -1 | sed 's/^/[install-tools]   versitygw /'

@@ -1,23 +1,15 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.ts';
+import { canConnect, tcpServerProcess, toolBinary } from './child-process.ts';
 
 /** The shared NATS (with JetStream) that tests use unless they need their own server. */
 export const TEST_NATS_URL = process.env['TEST_NATS_URL'] ?? 'nats://127.0.0.1:4222';
 
-// The Debian nats-server is old (2.9); a current one is built into .tools/bin when available.
-const TOOLS_NATS_SERVER = new URL('../../../.tools/bin/nats-server', import.meta.url).pathname;
-
-/** NATS_SERVER_BIN, else the repo's .tools/bin/nats-server, else `nats-server` on PATH. */
+/** NATS_SERVER_BIN, else the repo's .tools/bin/nats-server (the Debian one is old, 2.9), else `nats-server` on PATH. */
 export function natsServerBinary(): string {
-  const fromEnv = process.env['NATS_SERVER_BIN'];
-  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-  if (existsSync(TOOLS_NATS_SERVER)) return TOOLS_NATS_SERVER;
-  return 'nats-server';
+  return toolBinary('nats-server', 'NATS_SERVER_BIN');
 }
 
 export interface NatsServerOptions {
@@ -42,31 +34,17 @@ export interface NatsServer {
   /** SIGKILL, like a crash: the store dir is kept so `restart()` recovers from it. */
   kill(): Promise<void>;
   /**
+   * SIGSTOP: the server hangs with its connections open, as a stalled host does: clients see
+   * requests time out and heartbeats go missing, not a disconnect. `resume()` (SIGCONT) ends it.
+   */
+  pause(): void;
+  resume(): void;
+  /**
    * Replaces the extra configuration (see `config`) and has the running server reload it
    * (SIGHUP, as `nats-server --signal reload` does); resolves once the server accepts connections
    * again. Only for a server started with `config`.
    */
   reload(config: string): Promise<void>;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(500);
-    socket.once('connect', () => done(true));
-    socket.once('timeout', () => done(false));
-    socket.once('error', () => done(false));
-    socket.connect(port, '127.0.0.1');
-  });
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
 /**
@@ -86,72 +64,42 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     argv.push('-c', configPath);
   }
   argv.push(...args);
-  const binary = natsServerBinary();
-  let child: ChildProcess | undefined;
-  let stderrTail = '';
-
-  const launch = async (): Promise<void> => {
-    const proc = spawn(binary, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
-    child = proc;
-    proc.stderr?.on('data', (chunk: Buffer) => {
-      stderrTail = (stderrTail + chunk.toString()).slice(-4000);
-    });
-    const spawnError = new Promise<never>((_, reject) => {
-      proc.once('error', (err) => reject(new Error(`could not run ${binary}: ${err.message}`, { cause: err })));
-    });
-    const deadline = Date.now() + startTimeoutMs;
-    const ready = (async (): Promise<void> => {
-      for (;;) {
-        if (proc.exitCode !== null) {
-          throw new Error(`${binary} exited with code ${proc.exitCode} before accepting connections:\n${stderrTail}`);
-        }
-        if (await canConnect(port)) return;
-        if (Date.now() > deadline) throw new Error(`${binary} did not accept connections on port ${port} within ${startTimeoutMs}ms:\n${stderrTail}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    })();
-    await Promise.race([ready, spawnError]);
-  };
-
-  const terminate = async (signal: NodeJS.Signals): Promise<void> => {
-    const proc = child;
-    if (proc === undefined) return;
-    child = undefined;
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-    await exited(proc);
-  };
-
-  try {
-    await launch();
-  } catch (err) {
-    await terminate('SIGKILL');
+  const server = tcpServerProcess({ binary: natsServerBinary(), argv, port, startTimeoutMs });
+  await server.launch().catch(async (err: unknown) => {
     await rm(workDir, { recursive: true, force: true });
     throw err;
-  }
+  });
 
   return {
     url: `nats://127.0.0.1:${port}`,
     port,
     storeDir,
     async stop() {
-      await terminate('SIGTERM');
+      server.signal('SIGCONT'); // a paused server would never act on the SIGTERM
+      await server.terminate('SIGTERM');
       await rm(workDir, { recursive: true, force: true });
     },
     async restart() {
-      await terminate('SIGTERM');
-      await launch();
+      server.signal('SIGCONT');
+      await server.terminate('SIGTERM');
+      await server.launch();
     },
     async kill() {
-      await terminate('SIGKILL');
+      await server.terminate('SIGKILL');
+    },
+    pause() {
+      if (!server.signal('SIGSTOP')) throw new Error('the server is not running');
+    },
+    resume() {
+      if (!server.signal('SIGCONT')) throw new Error('the server is not running');
     },
     async reload(next: string) {
       if (config === undefined) throw new Error('reload needs a server started with `config`');
-      if (child === undefined) throw new Error('the server is not running');
       await writeFile(configPath, next);
-      child.kill('SIGHUP');
+      if (!server.signal('SIGHUP')) throw new Error('the server is not running');
       // A reload keeps the listener; give the server a moment to apply it, then check it answers.
       await new Promise((r) => setTimeout(r, 200));
-      if (!(await canConnect(port))) throw new Error(`nats-server stopped accepting connections after reloading:\n${stderrTail}`);
+      if (!(await canConnect(port))) throw new Error(`nats-server stopped accepting connections after reloading:\n${server.stderrTail()}`);
     },
   };
 }
