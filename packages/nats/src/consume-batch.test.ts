@@ -4,28 +4,34 @@ import { startBatchConsumer, type BatchHandler, type RunningBatchConsumer, type 
 import { ensureDurableConsumer } from './consumers.ts';
 import { ack, deadLetter, retry, type Outcome } from './outcome.ts';
 import { publishEvent } from './publish.ts';
-import { decode, encode, randomTenant, readStream, stopWhileAttaching, streamMessages, testLogger, testNats, waitFor, type TestNats } from './test-support.ts';
+import { decode, encode, randomTenant, readStream, startNatsServer, stopWhileAttaching, streamMessages, testLogger, testNats, waitFor, type NatsServer, type TestNats } from './test-support.ts';
 
 describe('startBatchConsumer', () => {
   let t: TestNats | undefined;
+  let server: NatsServer | undefined;
   const running: RunningBatchConsumer[] = [];
 
   afterEach(async () => {
+    server?.resume();
     await Promise.all(running.splice(0).map((c) => c.stop()));
     await t?.close();
     t = undefined;
+    await server?.stop();
+    server = undefined;
   });
 
-  async function setup(count: number) {
-    const n = await testNats();
+  /** On the shared server, or with `privateServer` on one of its own the test may stall. */
+  async function setup(count: number, options: { ackWaitMs?: number; privateServer?: boolean } = {}) {
+    if (options.privateServer === true) server = await startNatsServer();
+    const n = await testNats(server?.url);
     t = n;
     const tenant = randomTenant();
     const durable = `persistence_${tenant}`;
-    await ensureDurableConsumer(n.jsm, { stream: n.streams.ingest.name, durable, filterSubject: n.ingestFilter(tenant), ackWaitMs: 5_000 });
+    await ensureDurableConsumer(n.jsm, { stream: n.streams.ingest.name, durable, filterSubject: n.ingestFilter(tenant), ackWaitMs: options.ackWaitMs ?? 5_000 });
     for (let i = 0; i < count; i++) await publishEvent(n.js, n.ingestSubject(tenant), encode(String(i)), { msgId: `evt-${i}` });
     const start = (
       handler: BatchHandler | StagedBatchHandler<string[]>,
-      extra: { batchSize?: number; maxDeliver?: number; retryBackoffMs?: number[]; soleReader?: boolean } = {},
+      extra: { batchSize?: number; maxWaitMs?: number; maxDeliver?: number; retryBackoffMs?: number[]; soleReader?: boolean; pullExpiresMs?: number } = {},
     ) => {
       const consumer = startBatchConsumer({
         js: n.js,
@@ -38,9 +44,10 @@ describe('startBatchConsumer', () => {
         retryBackoffMs: extra.retryBackoffMs ?? [20],
         dlqSubject: n.dlqSubject(tenant),
         batchSize: extra.batchSize ?? 10,
-        maxWaitMs: 50,
+        maxWaitMs: extra.maxWaitMs ?? 50,
         ...(extra.maxDeliver !== undefined ? { maxDeliver: extra.maxDeliver } : {}),
         ...(extra.soleReader !== undefined ? { soleReader: extra.soleReader } : {}),
+        ...(extra.pullExpiresMs !== undefined ? { pullExpiresMs: extra.pullExpiresMs } : {}),
         handler,
       });
       running.push(consumer);
@@ -152,6 +159,38 @@ describe('startBatchConsumer', () => {
       expect(seen).toEqual(['1', '2', '3', '4']);
       expect(Date.now() - startedAt).toBeLessThan(8_000);
     });
+  });
+
+  describe('a sole reader re-attaching after consumer trouble', () => {
+    it('does not let later messages overtake one it retried with a delay when the consumer goes away meanwhile', async () => {
+      // A private server the test can stall (SIGSTOP): heartbeats go missing, the consume loop
+      // throws its iterator away and attaches again while message 0 waits out its retry delay
+      // and 1-4 wait behind it.
+      const { start } = await setup(5, { ackWaitMs: 2_000, privateServer: true });
+      const acked: string[] = [];
+      let retried = false;
+      start(
+        async (messages) =>
+          messages.map((m) => {
+            const body = decode(m.data);
+            if (body === '0' && !retried) {
+              retried = true;
+              return retry('not yet');
+            }
+            acked.push(body);
+            return ack();
+          }),
+        { batchSize: 1, maxWaitMs: 0, soleReader: true, retryBackoffMs: [4_000], pullExpiresMs: 1_000 },
+      );
+      await waitFor(() => (retried ? true : undefined), 10_000, 'message 0 retried');
+      // 1-4 are delivered and held behind 0's retry; stall the server past two heartbeats.
+      await new Promise((r) => setTimeout(r, 300));
+      server!.pause();
+      await new Promise((r) => setTimeout(r, 2_000));
+      server!.resume();
+      await waitFor(() => (acked.length >= 5 ? true : undefined), 20_000, 'all five acked');
+      expect(acked).toEqual(['0', '1', '2', '3', '4']);
+    }, 40_000);
   });
 
   it('retries the whole batch when the handler throws, and dead-letters after maxDeliver', async () => {

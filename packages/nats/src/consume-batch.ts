@@ -60,6 +60,8 @@ export interface StartBatchConsumerOptions<P = unknown> {
   dlqSubject?: string;
   /** Only for a durable this replica alone reads: see PullAttachmentOptions.soleReader. */
   soleReader?: boolean;
+  /** Tests: see PullAttachmentOptions.pullExpiresMs. */
+  pullExpiresMs?: number;
 }
 
 export interface RunningBatchConsumer {
@@ -175,7 +177,7 @@ export function startBatchConsumer<P = unknown>(options: StartBatchConsumerOptio
     logger,
     metrics,
   });
-  const attachment = pullAttachment({ js, jsm, ensure, stream, durable, maxMessages: batchSize, logger, signal: stopping.signal, soleReader: options.soleReader, longestRedeliveryDelayMs: settler.longestBackoffMs });
+  const attachment = pullAttachment({ js, jsm, ensure, stream, durable, maxMessages: batchSize, logger, signal: stopping.signal, soleReader: options.soleReader, longestRedeliveryDelayMs: settler.longestBackoffMs, pullExpiresMs: options.pullExpiresMs });
   const backoffFor = settler.backoffFor;
 
   /**
@@ -256,7 +258,16 @@ export function startBatchConsumer<P = unknown>(options: StartBatchConsumerOptio
         if (gate !== undefined) {
           const open = gate;
           if ((await until(() => open.seqs.size === 0, open.until, cut)) === 'cut') return [];
-          if (open.seqs.size > 0 && !ended) logger.warn({ seqs: [...open.seqs] }, 'retried messages did not come back in time; going on without them');
+          if (open.seqs.size > 0 && ended) {
+            // The iterator ended (consumer trouble, or stopping) before the retried messages came
+            // back: handing out the later ones now would let them overtake. They go back to the
+            // server instead, for the next attach (which gathers what is pending in stream order).
+            for (const msg of held.splice(0)) msg.nak();
+            gate = undefined;
+            if (failure !== undefined) throw failure;
+            return null;
+          }
+          if (open.seqs.size > 0) logger.warn({ seqs: [...open.seqs] }, 'retried messages did not come back in time; going on without them');
           gate = undefined;
         }
         if ((await until(() => held.length > 0, undefined, cut)) === 'cut') return [];

@@ -12,11 +12,13 @@ import {
   encode,
   randomTenant,
   readStream,
+  startNatsServer,
   stopWhileAttaching,
   streamMessages,
   testLogger,
   testNats,
   waitFor,
+  type NatsServer,
   type TestNats,
 } from './test-support.ts';
 
@@ -27,20 +29,26 @@ class PoisonError extends Error {
 
 describe('startConsumer', () => {
   let t: TestNats | undefined;
+  let server: NatsServer | undefined;
   const running: RunningConsumer[] = [];
 
   afterEach(async () => {
+    server?.resume();
     await Promise.all(running.splice(0).map((c) => c.stop()));
     await t?.close();
     t = undefined;
+    await server?.stop();
+    server = undefined;
   });
 
-  async function setup(): Promise<{ n: TestNats; tenant: string; durable: string; publish: (i: number | string, msgId?: string) => Promise<number> }> {
-    const n = await testNats();
+  /** On the shared server, or with `privateServer` on one of its own the test may stall. */
+  async function setup(options: { ackWaitMs?: number; privateServer?: boolean } = {}): Promise<{ n: TestNats; tenant: string; durable: string; publish: (i: number | string, msgId?: string) => Promise<number> }> {
+    if (options.privateServer === true) server = await startNatsServer();
+    const n = await testNats(server?.url);
     t = n;
     const tenant = randomTenant();
     const durable = `router_${tenant}`;
-    await ensureDurableConsumer(n.jsm, { stream: n.streams.ingest.name, durable, filterSubject: n.ingestFilter(tenant), ackWaitMs: 5_000 });
+    await ensureDurableConsumer(n.jsm, { stream: n.streams.ingest.name, durable, filterSubject: n.ingestFilter(tenant), ackWaitMs: options.ackWaitMs ?? 5_000 });
     return {
       n,
       tenant,
@@ -336,4 +344,43 @@ describe('startConsumer', () => {
     expect(seenB).toEqual(['b0', 'b1', 'b2', 'b3', 'b4']);
     hang.resolve();
   });
+
+  it('a sole reader re-attaching with a handler still running does not wait for that handler\'s message', async () => {
+    // The server stalls (SIGSTOP) past two heartbeats while message 0's handler runs: the loop
+    // attaches again with 0 still in flight. 0 is pending on the server but is not coming back, so
+    // the attach must not hold the next messages until 0's handler is done (or the bound passes).
+    // An ack wait well past the stall, so 0 is not redelivered for it: it stays in its handler.
+    const { n, tenant, durable, publish } = await setup({ ackWaitMs: 10_000, privateServer: true });
+    const release = deferred();
+    const handledAt = new Map<string, number>();
+    let deliveries0 = 0;
+    try {
+      await publish(0);
+      start(n, tenant, durable, async (msg) => {
+        const body = decode(msg.data);
+        if (body === '0') {
+          deliveries0++;
+          await release.promise;
+        }
+        handledAt.set(body, Date.now());
+        return ack();
+      }, { concurrency: 4, soleReader: true, retryBackoffMs: [30_000], pullExpiresMs: 1_000 });
+      await waitFor(async () => ((await n.jsm.consumers.info(n.streams.ingest.name, durable)).num_ack_pending === 1 ? true : undefined), 10_000, 'message 0 in its handler');
+      server!.pause();
+      await new Promise((r) => setTimeout(r, 2_500));
+      server!.resume();
+      const publishedAt = Date.now();
+      await publish(1);
+      await publish(2);
+      await waitFor(() => (handledAt.has('1') && handledAt.has('2') ? true : undefined), 15_000, 'messages 1 and 2 handled');
+      // Handled while 0 is still in its handler, within seconds rather than the 31 s bound.
+      expect(deliveries0).toBe(1);
+      expect(handledAt.has('0')).toBe(false);
+      expect(Math.max(handledAt.get('1')!, handledAt.get('2')!) - publishedAt).toBeLessThan(8_000);
+      release.resolve();
+      await waitFor(() => (handledAt.has('0') ? true : undefined), 10_000, 'message 0 handled');
+    } finally {
+      release.resolve();
+    }
+  }, 60_000);
 });

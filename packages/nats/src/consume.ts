@@ -38,6 +38,8 @@ export interface StartConsumerOptions {
   dlqSubject?: string;
   /** Only for a durable this replica alone reads: see PullAttachmentOptions.soleReader. */
   soleReader?: boolean;
+  /** Tests: see PullAttachmentOptions.pullExpiresMs. */
+  pullExpiresMs?: number;
 }
 
 export type ConsumerState = 'running' | 'draining' | 'stopped';
@@ -112,7 +114,7 @@ export function startConsumer(options: StartConsumerOptions): RunningConsumer {
     logger,
     metrics,
   });
-  const attachment = pullAttachment({ js, jsm, ensure, stream, durable, maxMessages: concurrency, logger, signal: stopping.signal, soleReader: options.soleReader, longestRedeliveryDelayMs: settler.longestBackoffMs });
+  const attachment = pullAttachment({ js, jsm, ensure, stream, durable, maxMessages: concurrency, logger, signal: stopping.signal, soleReader: options.soleReader, longestRedeliveryDelayMs: settler.longestBackoffMs, pullExpiresMs: options.pullExpiresMs });
 
   async function run(): Promise<void> {
     let retryInMs = REATTACH_MIN_MS;
@@ -126,7 +128,8 @@ export function startConsumer(options: StartConsumerOptions): RunningConsumer {
           break;
         }
         logger[attachedBefore ? 'warn' : 'debug'](attachedBefore ? 'consumer re-attached' : 'consumer attached');
-        const arriving = attachment.arriving(iter);
+        // A re-attach may find handlers of the last attach still running: theirs are not coming back.
+        const arriving = attachment.arriving(iter, () => inflight.size);
         attachedBefore = true;
         retryInMs = REATTACH_MIN_MS;
         attachment.watchStatus(iter).catch((err: unknown) => logger.warn({ err }, 'consumer status watch ended'));

@@ -37,6 +37,12 @@ export interface PullAttachmentOptions {
    * messages to come back, so one nak'd before a hand-over is not overtaken by later messages.
    */
   longestRedeliveryDelayMs?: number | undefined;
+  /**
+   * How long each pull request lives (nats.js `expires`; its idle heartbeat is half of it, and two
+   * missed heartbeats are consumer trouble). Unset: nats.js's 30 s. Tests shorten it to provoke
+   * a re-attach quickly.
+   */
+  pullExpiresMs?: number | undefined;
 }
 
 export interface PullAttachment {
@@ -44,12 +50,16 @@ export interface PullAttachment {
   /** The durable's ack_wait as last read on attach (30 s until then). */
   ackWaitMs(): number;
   /**
-   * What the consume loop reads from `iter`. For a sole reader's first attach with messages
-   * pending, those come first, in stream order (redeliveriesInOrder); otherwise `iter` itself
-   * (on a re-attach, acks the loop just sent may not be counted yet, and their messages would be
-   * waited for in vain).
+   * What the consume loop reads from `iter`. For a sole reader with messages pending at attach,
+   * those come first, in stream order (redeliveriesInOrder): on its first attach (a takeover) and
+   * on a re-attach after consumer trouble alike (a message it retried with a delay, or handed
+   * back, must not be overtaken by the ones after it). Acks the loop sent just before a re-attach
+   * count as pending until the server has them; the `num_ack_pending` poll ends the wait for those.
+   * `heldHere` counts the messages the loop itself still has in its handlers (the one-at-a-time
+   * loop re-attaches with handlers running): pending on the server but never coming back, so they
+   * are not waited for. Otherwise `iter` itself.
    */
-  arriving(iter: ConsumerMessages): AsyncIterable<JsMsg>;
+  arriving(iter: ConsumerMessages, heldHere?: () => number): AsyncIterable<JsMsg>;
   /** Resolves after closing `iter` once its status says the consumer must be got again. */
   watchStatus(iter: ConsumerMessages): Promise<void>;
   /**
@@ -76,20 +86,22 @@ export function pullAttachment(options: PullAttachmentOptions): PullAttachment {
       if (info.config.ack_wait !== undefined) ackWaitMs = millis(info.config.ack_wait);
       pendingAtAttach = info.num_ack_pending;
       attaches++;
-      return consumer.consume({ max_messages: options.maxMessages });
+      return consumer.consume({ max_messages: options.maxMessages, ...(options.pullExpiresMs !== undefined ? { expires: options.pullExpiresMs } : {}) });
     },
     ackWaitMs: () => ackWaitMs,
-    arriving(iter) {
-      if (options.soleReader !== true || attaches > 1 || pendingAtAttach === 0) return iter;
+    arriving(iter, heldHere = () => 0) {
+      const pending = Math.max(0, pendingAtAttach - heldHere());
+      if (options.soleReader !== true || pending === 0) return iter;
       const consumer = attached;
+      const attachNumber = attaches;
       return redeliveriesInOrder(iter, {
-        pending: pendingAtAttach,
+        pending,
         // A message the previous holder nak'd with a delay is pending until that delay is over.
         withinMs: Math.max(ackWaitMs, options.longestRedeliveryDelayMs ?? 0) + REDELIVERY_GRACE_MS,
-        ...(consumer !== undefined ? { outstanding: async () => (await consumer.info(false)).num_ack_pending } : {}),
+        ...(consumer !== undefined ? { outstanding: async () => (await consumer.info(false)).num_ack_pending - heldHere() } : {}),
         pollMs: Math.min(1_000, Math.max(100, ackWaitMs / 4)),
         keepAliveMs: Math.max(ackWaitMs / 2, 100),
-        onShort: (redelivered, pending) => logger.warn({ redelivered, pending }, 'not every message pending at attach came back in time; going on without the rest'),
+        onShort: (redelivered, pending) => logger.warn({ redelivered, pending, attach: attachNumber }, 'not every message pending at attach came back in time; going on without the rest'),
       });
     },
     async watchStatus(iter) {

@@ -10,6 +10,7 @@ import { startNatsServer, TEST_NATS_URL } from '../../testing/src/nats-server.ts
 import { ensureStreams, type EnsuredStreams } from './streams.ts';
 
 export { startNatsServer, TEST_NATS_URL };
+export type { NatsServer } from '../../testing/src/nats-server.ts';
 
 export const testLogger: Logger = pino({ level: process.env['LOG_LEVEL'] ?? 'silent' });
 
