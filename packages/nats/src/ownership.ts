@@ -181,6 +181,11 @@ interface Held {
   revision: number;
   /** When the request of the last successful claim or renewal was sent (the lease runs from about then). */
   renewedAt: number;
+  /**
+   * Whether the key is owned to its users: false between the claim and reading its hand-over
+   * mark, so `owns` never answers true before `onAcquire` knows how the key came.
+   */
+  ready: boolean;
 }
 
 /** Holds a fair share of `candidates()` through leases; see the module comment for the rules. */
@@ -259,12 +264,17 @@ export function startLeaseOwnership(options: LeaseOwnershipOptions): LeaseOwners
       await leases.release(key, revision);
       return;
     }
-    owned.set(key, { revision, renewedAt: sentAt });
+    const held: Held = { revision, renewedAt: sentAt, ready: false };
+    owned.set(key, held);
     const handedOver = await leases.takeHandover(key).catch((err: unknown) => {
       log.warn({ err, key }, 'reading the hand-over mark of a claimed lease failed; treating it as taken over from a dead holder');
       return false;
     });
+    // Lost or given up while the mark was read: its work never started.
+    if (owned.get(key) !== held) return;
     log.info({ key, handedOver }, 'lease claimed');
+    // No await between becoming owned and onAcquire's first step.
+    held.ready = true;
     try {
       await options.onAcquire(key, { handedOver });
     } catch (err) {
@@ -322,8 +332,8 @@ export function startLeaseOwnership(options: LeaseOwnershipOptions): LeaseOwners
 
   let stopped: Promise<void> | undefined;
   return {
-    owns: (key) => owned.has(key),
-    owned: () => [...owned.keys()],
+    owns: (key) => owned.get(key)?.ready === true,
+    owned: () => [...owned].filter(([, held]) => held.ready).map(([key]) => key),
     release: (key) => handOver(key, 'released'),
     stop() {
       stopped ??= (async () => {
