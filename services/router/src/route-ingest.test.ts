@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { AckPolicy, DeliverPolicy } from 'nats';
 import { dlqRecordSchema, ingestSubject, STREAMS } from '@switchyard/schema';
 import {
   decodeJson,
@@ -95,13 +96,17 @@ describe('router realtime retries', () => {
     expect(dlq.map((r) => [r.reason, r.event_id, r.deliveries])).toEqual([['MAX_DELIVERIES', refused.id, 2]]);
     // seq 4 was published 300 ms after seq 3 failed, yet stored only after seq 3's redelivery
     // (the first retry waits 1 s): it waited for seq 3 rather than overtaking it.
-    const { state } = await h.jsm.streams.info(STREAMS.events);
+    // EVENTS is shared with the other test files running now: read only this tenant's phone-1.
     const storedAt = new Map<number, number>();
-    for (let seq = state.first_seq; seq <= state.last_seq; seq++) {
-      const stored = await h.jsm.streams.getMessage(STREAMS.events, { seq });
-      const e = JSON.parse(new TextDecoder().decode(stored.data)) as { instance: string; seq: number };
-      if (e.instance === 'phone-1') storedAt.set(e.seq, stored.time.getTime());
+    const name = `stored-at-${tenant}`;
+    await h.jsm.consumers.add(STREAMS.events, { name, filter_subject: `v1.events.${tenant}.phone-1.>`, ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All });
+    const reader = await h.js.consumers.get(STREAMS.events, name);
+    for await (const m of await reader.fetch({ max_messages: 4, expires: 2_000 })) {
+      const e = JSON.parse(new TextDecoder().decode(m.data)) as { seq: number };
+      storedAt.set(e.seq, Math.floor(m.info.timestampNanos / 1e6));
     }
+    await h.jsm.consumers.delete(STREAMS.events, name);
+    expect([...storedAt.keys()]).toEqual([1, 2, 4, 5]);
     expect(storedAt.get(4)! - storedAt.get(2)!).toBeGreaterThanOrEqual(900);
   });
 });
