@@ -6,7 +6,7 @@
 export { createHttpServer, listen, type HttpServer, type CreateHttpServerOptions, type BoundAddress } from './server.ts';
 export type { Readiness } from './health-routes.ts';
 export { HttpError, isHttpError } from './http-error.ts';
-export { ok, errorBody, successResponse, errorResponseSchema, type SuccessBody, type ErrorBody } from './response.ts';
+export { ok, errorBody, successResponse, errorResponseSchema, errorResponses, operatorTenantQuery, type SuccessBody, type ErrorBody } from './response.ts';
 export { tenantOf, assertTenantAccess, extractApiKey, permits, TENANT_HEADER } from './auth.ts';
 export { cachedVerifier, type VerifyApiKey, type ApiKeyCacheOptions } from './api-key-cache.ts';
 export type { AuthRequirement } from './fastify-types.ts';

@@ -33,3 +33,16 @@ export const errorResponseSchema = z
     }),
   })
   .describe('Error envelope returned by every API route');
+
+/** The error answers a route documents (its OpenAPI `response` entries besides 200). */
+export function errorResponses<const S extends number>(...statuses: S[]): Record<S, typeof errorResponseSchema> {
+  return Object.fromEntries(statuses.map((status) => [status, errorResponseSchema])) as Record<S, typeof errorResponseSchema>;
+}
+
+/**
+ * `?tenant=`: how an operator key names the tenant it acts for (tenantOf reads it, as it reads
+ * X-Switchyard-Tenant). Declared in a route's querystring so strict validation keeps it.
+ */
+export const operatorTenantQuery = {
+  tenant: z.string().optional().describe('Operator keys only: the tenant to act for (or X-Switchyard-Tenant)'),
+};

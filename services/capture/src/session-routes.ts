@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { errorResponseSchema, HttpError, ok, successResponse, tenantOf, type HttpServer } from '@switchyard/http';
+import { errorResponses, HttpError, type HttpServer, ok, operatorTenantQuery, successResponse, tenantOf } from '@switchyard/http';
 import {
   instanceIdSchema,
   pairingPhoneSchema,
@@ -8,11 +8,9 @@ import {
   type SessionControl,
 } from './session-control.ts';
 
-const tenantQuery = {
-  tenant: z.string().optional().describe('Operator keys only: the tenant to act for (or X-Switchyard-Tenant)'),
-};
+const tenantQuery = operatorTenantQuery;
 const instanceParams = z.object({ instance: instanceIdSchema });
-const errors = { 400: errorResponseSchema, 401: errorResponseSchema, 403: errorResponseSchema, 404: errorResponseSchema };
+const errors = errorResponses(400, 401, 403, 404);
 const one = successResponse(z.object({ session: sessionViewSchema }));
 
 /**

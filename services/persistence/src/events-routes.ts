@@ -1,15 +1,14 @@
 import { z } from 'zod';
 import type { Pool } from '@switchyard/db';
-import { errorResponseSchema, HttpError, ok, successResponse, tenantOf, type HttpServer } from '@switchyard/http';
+import { errorResponses, HttpError, type HttpServer, ok, operatorTenantQuery, successResponse, tenantOf } from '@switchyard/http';
 import { eventIdSchema, instanceIdSchema } from '@switchyard/schema';
 import { decodeCursor, encodeCursor, listEvents, findEvent, type EventFilters } from './query-events.ts';
 import { storedEventSchema } from './stored-event.ts';
 import { withTenantSchema } from './tenant-schema.ts';
 import { expandTypeFilter } from './type-filter.ts';
 
-// Operator keys name their tenant with X-Switchyard-Tenant or ?tenant=; declared so validation keeps it.
-export const tenantQuery = { tenant: z.string().optional().describe('Operator keys only: the tenant to act for (or X-Switchyard-Tenant)') };
-export const errors = { 400: errorResponseSchema, 401: errorResponseSchema, 403: errorResponseSchema, 404: errorResponseSchema };
+export const tenantQuery = operatorTenantQuery;
+export const errors = errorResponses(400, 401, 403, 404);
 
 const rfc3339 = z.iso.datetime({ offset: true });
 

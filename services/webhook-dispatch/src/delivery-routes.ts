@@ -1,5 +1,5 @@
 import { getEndpoint, type Pool } from '@switchyard/db';
-import { errorResponseSchema, HttpError, ok, successResponse, tenantOf, type HttpServer } from '@switchyard/http';
+import { errorResponses, HttpError, type HttpServer, ok, operatorTenantQuery, successResponse, tenantOf } from '@switchyard/http';
 import { publishWebhookDelivery, readStoredMessage, WEBHOOKS_STREAM } from '@switchyard/nats';
 import type { JetStreamClient, JetStreamManager } from 'nats';
 import { z } from 'zod';
@@ -15,9 +15,9 @@ export interface DeliveryRoutesDeps {
 }
 
 const statusSchema = z.enum(['pending', 'retrying', 'delivered', 'exhausted']);
-const tenantQuery = { tenant: z.string().optional().describe('Operator keys only: the tenant to act for (or X-Switchyard-Tenant)') };
+const tenantQuery = operatorTenantQuery;
 const deliveryParams = endpointParams.extend({ event_id: z.string().min(1).max(200).describe('The event id (webhook-id)') });
-const errors = { 400: errorResponseSchema, 401: errorResponseSchema, 403: errorResponseSchema, 404: errorResponseSchema, 409: errorResponseSchema };
+const errors = errorResponses(400, 401, 403, 404, 409);
 const RESEND_LIMIT = 10_000;
 
 const deliverySchema = z.object({

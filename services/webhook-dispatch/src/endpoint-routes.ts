@@ -1,5 +1,5 @@
 import { addEndpoint, getEndpoint, InvalidInputError, listEndpoints, removeEndpoint, rotateEndpointSecret, setEndpointEnabled, updateEndpoint, type Pool } from '@switchyard/db';
-import { errorResponseSchema, HttpError, ok, successResponse, tenantOf, type HttpServer } from '@switchyard/http';
+import { errorResponses, errorResponseSchema, HttpError, type HttpServer, ok, operatorTenantQuery, successResponse, tenantOf } from '@switchyard/http';
 import { z } from 'zod';
 import { createEndpointSchema, endpointViewSchema, endpointWithSecretSchema, toEndpointInput, toEndpointView, updateEndpointSchema } from './endpoint-view.ts';
 import { resolveDestination, type AllowList } from './ssrf-guard.ts';
@@ -11,9 +11,9 @@ export interface EndpointRoutesDeps {
   changed(tenant: string): Promise<void>;
 }
 
-const tenantQuery = z.object({ tenant: z.string().optional().describe('Operator keys only: the tenant to act for (or X-Switchyard-Tenant)') });
+const tenantQuery = z.object(operatorTenantQuery);
 export const endpointParams = z.object({ id: z.string().regex(/^ep_[0-9a-f]{16}$/, 'must be an endpoint id').describe('Endpoint id') });
-const errors = { 400: errorResponseSchema, 401: errorResponseSchema, 403: errorResponseSchema, 404: errorResponseSchema };
+const errors = errorResponses(400, 401, 403, 404);
 const DAY_S = 86_400;
 
 /**
