@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { createPool, deleteTenant, getExhausted, provisionTenant, recordExhausted, type Pool } from '@switchyard/db';
 import { buildDlqRecord } from '@switchyard/nats';
-import { Command } from 'commander';
 import type { Msg } from 'nats';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // By path: the CLI has no dependency on @switchyard/testing, and this fixture needs only node.
 import { startNatsServer, type NatsServer } from '../../../testing/src/nats-server.ts';
 import { loadCliConfig } from '../config.ts';
 import { CliContext } from '../context.ts';
+import { runCliJson } from '../test-support.ts';
 import { registerDlqCommands } from './dlq.ts';
 
 const DATABASE_URL = process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/switchyard_test';
@@ -31,21 +31,7 @@ afterAll(async () => {
 });
 
 /** Runs `switchyard --json dlq …` and returns what it printed, parsed. */
-async function run(...args: string[]): Promise<unknown> {
-  const program = new Command('switchyard').option('--json').exitOverride();
-  registerDlqCommands(program, () => context, () => ({ json: true }));
-  const chunks: string[] = [];
-  const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    chunks.push(String(chunk));
-    return true;
-  });
-  try {
-    await program.parseAsync(['node', 'switchyard', 'dlq', ...args]);
-  } finally {
-    write.mockRestore();
-  }
-  return JSON.parse(chunks.join('')) as unknown;
-}
+const run = (...args: string[]) => runCliJson(() => context, [registerDlqCommands], ['dlq', ...args]);
 
 async function seed(seq: number, payload: Uint8Array): Promise<string> {
   await recordExhausted(pool, tenant, buildDlqRecord({

@@ -3,6 +3,7 @@ import { getExhausted, listExhausted, setExhaustedStatus, type ExhaustedEvent, t
 import { republishExhausted } from '@switchyard/nats';
 import { assertTenantId, dlqReasonSchema, SYSTEM_TENANT, type DlqReason } from '@switchyard/schema';
 import type { CliContext } from '../context.ts';
+import { parseChoice, parseLimit } from '../options.ts';
 import { print, table, type Output } from '../output.ts';
 
 const STATUSES: readonly ExhaustedStatus[] = ['open', 'requeued', 'discarded'];
@@ -25,7 +26,7 @@ export function registerDlqCommands(program: Command, ctx: () => CliContext, out
     .action(async (tenant: string, opts: { status?: string; reason?: string; limit: string }) => {
       const rows = await listExhausted(await ctx().db(), scope(tenant), {
         limit: parseLimit(opts.limit),
-        ...(opts.status !== undefined ? { status: parseStatus(opts.status) } : {}),
+        ...(opts.status !== undefined ? { status: parseChoice('--status', opts.status, STATUSES) } : {}),
         ...(opts.reason !== undefined ? { reason: parseReason(opts.reason) } : {}),
       });
       const summaries = rows.map(summary);
@@ -99,18 +100,6 @@ async function mustGet(pool: Awaited<ReturnType<CliContext['db']>>, tenant: stri
   const row = await getExhausted(pool, tenant, id);
   if (row === null) throw new Error(`tenant ${tenant} has no exhausted event ${id}`);
   return row;
-}
-
-function parseLimit(raw: string): number {
-  const limit = Number(raw);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new Error(`--limit must be an integer between 1 and 1000 (got ${raw})`);
-  return limit;
-}
-
-function parseStatus(raw: string): ExhaustedStatus {
-  const status = STATUSES.find((s) => s === raw);
-  if (status === undefined) throw new Error(`--status must be one of ${STATUSES.join(', ')} (got ${raw})`);
-  return status;
 }
 
 function parseReason(raw: string): DlqReason {

@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPool, deleteTenant, natsUsersOf } from '@switchyard/db';
 import { tenantInboxPrefix } from '@switchyard/nats';
-import { Command } from 'commander';
 import { connect, credsAuthenticator, type NatsConnection } from 'nats';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // By path: the CLI has no dependency on @switchyard/testing, and this fixture needs only node.
 import { startNatsServer, type NatsServer } from '../../../testing/src/nats-server.ts';
 import { loadCliConfig } from '../config.ts';
 import { CliContext } from '../context.ts';
+import { runCliJson } from '../test-support.ts';
 import { registerNatsCredentialsCommands } from './nats-credentials.ts';
 import { registerTenantCommands } from './tenant.ts';
 
@@ -21,23 +21,8 @@ let dir: string;
 let server: NatsServer | undefined;
 let context: CliContext | undefined;
 
-async function run(ctx: () => CliContext, ...args: string[]): Promise<unknown> {
-  const program = new Command('switchyard').option('--json').exitOverride();
-  registerNatsCredentialsCommands(program, ctx, () => ({ json: true }));
-  registerTenantCommands(program, ctx, () => ({ json: true }));
-  const chunks: string[] = [];
-  const write = vi
-    .spyOn(process.stdout, 'write')
-    .mockImplementation((chunk: string | Uint8Array) => {
-      chunks.push(String(chunk));
-      return true;
-    });
-  try {
-    await program.parseAsync(['node', 'switchyard', '--json', ...args]);
-  } finally {
-    write.mockRestore();
-  }
-  return JSON.parse(chunks.join(''));
+function run(ctx: () => CliContext, ...args: string[]): Promise<unknown> {
+  return runCliJson(ctx, [registerNatsCredentialsCommands, registerTenantCommands], args);
 }
 
 function envFile(text: string): Record<string, string> {
