@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerDlqCommands } from './commands/dlq.ts';
 import { registerEndpointCommands } from './commands/endpoint.ts';
 import { registerKeyCommands } from './commands/key.ts';
+import { registerMediaCommands } from './commands/media.ts';
 import { registerMigrateCommand } from './commands/migrate.ts';
 import { registerNatsCredentialsCommands } from './commands/nats-credentials.ts';
 import { registerTenantCommands } from './commands/tenant.ts';
@@ -21,6 +22,7 @@ export function buildProgram(ctx: () => CliContext): Command {
   registerKeyCommands(program, ctx, out);
   registerEndpointCommands(program, ctx, out);
   registerDlqCommands(program, ctx, out);
+  registerMediaCommands(program, ctx, out);
   registerSessionCommands(program, ctx, out);
   registerNatsCredentialsCommands(program, ctx, out);
   return program;

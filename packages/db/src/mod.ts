@@ -67,6 +67,7 @@ export {
   type ListExhaustedOptions,
 } from './exhausted.ts';
 export { recordNatsUser, natsUsersOf, markNatsUsersRevoked, type NatsUser } from './nats-users.ts';
+export { getMediaJob, listMediaJobs, MEDIA_JOB_STATUSES, type ListMediaJobsOptions, type MediaJobRecord, type MediaJobStatus } from './media-jobs.ts';
 export {
   InvalidInputError,
   TenantNotFoundError,

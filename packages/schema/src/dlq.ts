@@ -15,6 +15,10 @@ export const DLQ_REASONS = [
   'MAX_DELIVERIES',
   'HANDLER_ERROR',
   'DELIVERY_FAILED',
+  /** The media host no longer has the blob (404/410/403), or the event gives no way to fetch or decrypt it. */
+  'MEDIA_UNAVAILABLE',
+  /** The downloaded blob failed its MAC, its hashes or its decryption. */
+  'MEDIA_INTEGRITY',
 ] as const;
 export const dlqReasonSchema = z.enum(DLQ_REASONS);
 export type DlqReason = z.infer<typeof dlqReasonSchema>;

@@ -1,9 +1,32 @@
-import { Counter } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Registry } from '@switchyard/runtime';
 
-// `media_backlog` (pending jobs per tenant) joins these once the download worker exists.
+/** How far media is behind is its durables' lag in JetStream, which the chart's KEDA scaler reads. */
 export interface MediaMetrics {
   jobsCreated: Counter<'tenant' | 'kind'>;
+  downloads: Counter<'tenant' | 'kind' | 'result'>;
+  downloadedBytes: Counter<'tenant' | 'kind'>;
+  downloadSeconds: Histogram<'result'>;
+}
+
+/** Reads the process-wide download limiter at scrape time. */
+export function registerDownloadSlots(registry: Registry, slots: { activeCount: number; pendingCount: number }): void {
+  new Gauge({
+    name: 'media_downloads_in_flight',
+    help: 'Downloads running in this process (at most MEDIA_DOWNLOADS_IN_FLIGHT)',
+    registers: [registry],
+    collect() {
+      this.set(slots.activeCount);
+    },
+  });
+  new Gauge({
+    name: 'media_downloads_waiting',
+    help: 'Media jobs waiting for a download slot in this process',
+    registers: [registry],
+    collect() {
+      this.set(slots.pendingCount);
+    },
+  });
 }
 
 export function mediaMetrics(registry: Registry): MediaMetrics {
@@ -12,6 +35,25 @@ export function mediaMetrics(registry: Registry): MediaMetrics {
       name: 'media_jobs_created_total',
       help: 'Media jobs recorded as pending (a redelivered event that finds its job already there is not counted)',
       labelNames: ['tenant', 'kind'],
+      registers: [registry],
+    }),
+    downloads: new Counter({
+      name: 'media_downloads_total',
+      help: 'Media downloads by result: stored, retry (to be tried again), or the reason it failed for good (MEDIA_UNAVAILABLE, MEDIA_INTEGRITY, PAYLOAD_TOO_LARGE)',
+      labelNames: ['tenant', 'kind', 'result'],
+      registers: [registry],
+    }),
+    downloadedBytes: new Counter({
+      name: 'media_stored_bytes_total',
+      help: 'Decrypted bytes stored',
+      labelNames: ['tenant', 'kind'],
+      registers: [registry],
+    }),
+    downloadSeconds: new Histogram({
+      name: 'media_download_duration_seconds',
+      help: 'One media job from fetch to stored (or to its failure): fetch, decrypt, verify, store, publish media.stored',
+      labelNames: ['result'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
       registers: [registry],
     }),
   };

@@ -1,0 +1,137 @@
+import { createReadStream } from 'node:fs';
+import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+
+export interface StoredBlob {
+  /** A verified plaintext file, deleted by the caller once `put` returns. */
+  file: string;
+  size: number;
+  sha256: Buffer;
+  contentType?: string | undefined;
+}
+
+export interface StoredObject {
+  body: Readable;
+  size: number;
+}
+
+/** The object a storage URL names is not in the store (deleted by hand, or another store's URL). */
+export class BlobNotFoundError extends Error {
+  override name = 'BlobNotFoundError';
+}
+
+/**
+ * Where decrypted media ends. `put` is idempotent by key: a job retried after a crash writes the
+ * same bytes under the same key again, so a blob is never stored twice under two names.
+ */
+export interface BlobStore {
+  /** Stores the file under `key` and returns the URL recorded in `media.stored`. */
+  put(key: string, blob: StoredBlob): Promise<string>;
+  /** The object behind a URL `put` returned; BlobNotFoundError when it is not in this store. */
+  read(storageUrl: string): Promise<StoredObject>;
+  /** A URL that GETs the object without credentials for `ttlMs`; undefined for a directory. */
+  presign(storageUrl: string, ttlMs: number): Promise<string | undefined>;
+  close(): void;
+}
+
+/** A directory (a volume, in Kubernetes): each key is a file, written whole or not at all. */
+export function fsBlobStore(root: string): BlobStore {
+  const base = resolve(root);
+  return {
+    async put(key, blob) {
+      const target = join(base, key);
+      const partial = `${target}.part`;
+      await mkdir(dirname(target), { recursive: true });
+      try {
+        await copyFile(blob.file, partial);
+        await rename(partial, target);
+      } catch (err) {
+        await rm(partial, { force: true });
+        throw err;
+      }
+      return pathToFileURL(target).href;
+    },
+    async read(storageUrl) {
+      const path = storageUrl.startsWith('file:') ? fileURLToPath(storageUrl) : undefined;
+      // Only files of this store: a URL is read from the tenant's own rows, but never trusted.
+      if (path === undefined || !path.startsWith(base + sep)) throw new BlobNotFoundError(`${storageUrl} is not in this media store (${pathToFileURL(base).href})`);
+      try {
+        const { size } = await stat(path);
+        return { body: createReadStream(path), size };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new BlobNotFoundError(`${storageUrl} is gone from the media store`, { cause: err });
+        throw err;
+      }
+    },
+    presign: () => Promise.resolve(undefined),
+    close() {},
+  };
+}
+
+export interface S3BlobStoreOptions {
+  bucket: string;
+  region: string;
+  /** An S3-compatible server (MinIO, versitygw, Ceph…); AWS itself when absent. */
+  endpoint?: string | undefined;
+  forcePathStyle: boolean;
+  /** Prepended to every key (e.g. `switchyard/`). */
+  prefix: string;
+  /** Tests; otherwise the SDK's default chain (AWS_* variables, web identity, instance role). */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+/**
+ * An S3 bucket. The SDK sends the object's SHA-256 with it (`ChecksumSHA256`), so S3 refuses a
+ * body that changed on the way rather than storing it.
+ */
+export function s3BlobStore(options: S3BlobStoreOptions): BlobStore {
+  const client = new S3Client({
+    region: options.region,
+    forcePathStyle: options.forcePathStyle,
+    ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
+    ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
+  });
+  return {
+    async put(key, blob) {
+      const objectKey = `${options.prefix}${key}`;
+      await client.send(
+        new PutObjectCommand({
+          Bucket: options.bucket,
+          Key: objectKey,
+          Body: createReadStream(blob.file),
+          ContentLength: blob.size,
+          ChecksumSHA256: blob.sha256.toString('base64'),
+          ...(blob.contentType !== undefined ? { ContentType: blob.contentType } : {}),
+        }),
+      );
+      return `s3://${options.bucket}/${objectKey}`;
+    },
+    async read(storageUrl) {
+      const key = keyOf(storageUrl);
+      try {
+        const got = await client.send(new GetObjectCommand({ Bucket: options.bucket, Key: key }));
+        if (!(got.Body instanceof Readable)) throw new Error(`S3 answered ${storageUrl} without a body stream`);
+        return { body: got.Body, size: got.ContentLength ?? 0 };
+      } catch (err) {
+        if (err instanceof NoSuchKey) throw new BlobNotFoundError(`${storageUrl} is gone from the bucket`, { cause: err });
+        throw err;
+      }
+    },
+    presign(storageUrl, ttlMs) {
+      return getSignedUrl(client, new GetObjectCommand({ Bucket: options.bucket, Key: keyOf(storageUrl) }), { expiresIn: Math.max(1, Math.round(ttlMs / 1000)) });
+    },
+    close() {
+      client.destroy();
+    },
+  };
+
+  function keyOf(storageUrl: string): string {
+    const prefix = `s3://${options.bucket}/`;
+    if (!storageUrl.startsWith(prefix)) throw new BlobNotFoundError(`${storageUrl} is not in this media store (${prefix})`);
+    return storageUrl.slice(prefix.length);
+  }
+}
