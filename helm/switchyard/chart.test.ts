@@ -115,10 +115,14 @@ function findHelm(): string {
   return found;
 }
 
-function render(helm: string, setArgs: string[] = []): K8sObject[] {
+/** The one value the chart cannot default: where media is stored. */
+const MEDIA_BUCKET = 'services.media.storage.s3.bucket=switchyard-media';
+
+function render(helm: string, setArgs: string[] = [], options: { mediaBucket?: boolean } = {}): K8sObject[] {
+  const base = options.mediaBucket === false ? [] : [MEDIA_BUCKET];
   const out = execFileSync(
     helm,
-    ['template', RELEASE, chartDir, ...setArgs.flatMap((s) => ['--set', s])],
+    ['template', RELEASE, chartDir, ...[...base, ...setArgs].flatMap((s) => ['--set', s])],
     {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -155,7 +159,7 @@ describe('helm chart switchyard', () => {
   });
 
   it('passes helm lint', () => {
-    const result = spawnSync(helm, ['lint', chartDir], { encoding: 'utf8' });
+    const result = spawnSync(helm, ['lint', chartDir, '--set', MEDIA_BUCKET], { encoding: 'utf8' });
     expect(result.status, `helm lint failed:\n${result.stdout}\n${result.stderr}`).toBe(0);
   });
 
@@ -319,7 +323,7 @@ describe('helm chart switchyard', () => {
     it('refuses to render without a tenant list', () => {
       const result = spawnSync(
         helm,
-        ['template', RELEASE, chartDir, '--set', 'autoscaling.keda.enabled=true'],
+        ['template', RELEASE, chartDir, '--set', MEDIA_BUCKET, '--set', 'autoscaling.keda.enabled=true'],
         {
           encoding: 'utf8',
         },
@@ -383,6 +387,50 @@ describe('helm chart switchyard', () => {
       expect(natsCreds(objects, 'router').volume?.secret?.secretName).toBe(
         `${RELEASE}-nats-credentials`,
       );
+    });
+  });
+
+  describe('media storage', () => {
+    const mediaContainer = (objects: K8sObject[]): Container =>
+      only(ofKind<DeploymentSpec>(objects, 'Deployment').get(`${RELEASE}-media`)?.template.spec.containers, 'media containers');
+    const envOf = (container: Container) => new Map(container.env.map((e) => [e.name, e]));
+
+    it('points media at its S3 bucket and its scratch volume, and no other service', () => {
+      const objects = render(helm, [
+        'services.media.storage.s3.endpoint=http://minio:9000',
+        'services.media.storage.s3.forcePathStyle=true',
+        'services.media.storage.s3.credentialsSecret=media-s3',
+      ]);
+      const media = mediaContainer(objects);
+      const env = envOf(media);
+      expect(env.get('MEDIA_STORE')?.value).toBe('s3');
+      expect(env.get('MEDIA_S3_BUCKET')?.value).toBe('switchyard-media');
+      expect(env.get('MEDIA_S3_ENDPOINT')?.value).toBe('http://minio:9000');
+      expect(env.get('MEDIA_S3_FORCE_PATH_STYLE')?.value).toBe('true');
+      expect(env.get('AWS_SECRET_ACCESS_KEY')?.valueFrom?.secretKeyRef).toEqual({ name: 'media-s3', key: 'AWS_SECRET_ACCESS_KEY' });
+      expect(env.get('MEDIA_WORK_DIR')?.value).toBe('/var/lib/switchyard/media-work');
+      expect(media.volumeMounts).toContainEqual({ name: 'work', mountPath: '/var/lib/switchyard/media-work' });
+      const router = only(ofKind<DeploymentSpec>(objects, 'Deployment').get(`${RELEASE}-router`)?.template.spec.containers, 'router containers');
+      expect(router.env.filter((e) => e.name.startsWith('MEDIA_') || e.name.startsWith('AWS_'))).toEqual([]);
+    });
+
+    it('uses a directory with storage.type=fs', () => {
+      const env = envOf(mediaContainer(render(helm, ['services.media.storage.type=fs'], { mediaBucket: false })));
+      expect(env.get('MEDIA_STORE')?.value).toBe('fs');
+      expect(env.get('MEDIA_FS_DIR')?.value).toBe('/var/lib/switchyard/media');
+      expect(env.get('MEDIA_S3_BUCKET')).toBeUndefined();
+    });
+
+    it('refuses to render media without a bucket, or with an unknown storage type', () => {
+      const bare = spawnSync(helm, ['template', RELEASE, chartDir], { encoding: 'utf8' });
+      expect(bare.status).not.toBe(0);
+      expect(bare.stderr).toContain('services.media.storage.s3.bucket');
+      const unknown = spawnSync(helm, ['template', RELEASE, chartDir, '--set', 'services.media.storage.type=gcs'], { encoding: 'utf8' });
+      expect(unknown.status).not.toBe(0);
+      expect(unknown.stderr).toContain('must be s3 or fs');
+      // Without media, nothing asks for a bucket.
+      const off = spawnSync(helm, ['template', RELEASE, chartDir, '--set', 'services.media.enabled=false'], { encoding: 'utf8' });
+      expect(off.status, off.stderr).toBe(0);
     });
   });
 

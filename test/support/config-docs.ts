@@ -42,7 +42,9 @@ function row(v: ReturnType<typeof describeEnv>[number], shared = false): string 
         ? v.required
           ? 'required'
           : 'unset'
-        : // A default under the temporary directory depends on TMPDIR, not on this machine's /tmp.
+        : v.default === ''
+          ? 'empty'
+          : // A default under the temporary directory depends on TMPDIR, not on this machine's /tmp.
           `\`${String(v.default).replace(tmpdir(), '$TMPDIR')}\``;
   return `| \`${v.name}\` | ${def} | ${(v.description ?? '').replaceAll('|', '\\|')} |`;
 }

@@ -115,3 +115,45 @@ dashes turned into underscores, then the tenant (webhook-dispatch + acme → web
 {{- define "switchyard.durableName" -}}
 {{- printf "%s_%s" (.service | replace "-" "_") .tenant }}
 {{- end }}
+
+{{/* The media service's storage settings (services.media.storage) as MEDIA_* variables. */}}
+{{- define "switchyard.mediaStorageEnv" -}}
+- name: MEDIA_STORE
+  value: {{ .type | quote }}
+{{- if eq .type "s3" }}
+{{- if not .s3.bucket }}
+{{- fail "services.media.storage.s3.bucket: set the bucket media is stored in (or storage.type=fs with a mounted volume, or services.media.enabled=false)" }}
+{{- end }}
+- name: MEDIA_S3_BUCKET
+  value: {{ .s3.bucket | quote }}
+- name: MEDIA_S3_REGION
+  value: {{ .s3.region | quote }}
+{{- with .s3.endpoint }}
+- name: MEDIA_S3_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
+- name: MEDIA_S3_FORCE_PATH_STYLE
+  value: {{ .s3.forcePathStyle | toString | quote }}
+{{- with .s3.prefix }}
+- name: MEDIA_S3_PREFIX
+  value: {{ . | quote }}
+{{- end }}
+{{- with .s3.credentialsSecret }}
+- name: AWS_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: AWS_ACCESS_KEY_ID
+- name: AWS_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: AWS_SECRET_ACCESS_KEY
+{{- end }}
+{{- else if eq .type "fs" }}
+- name: MEDIA_FS_DIR
+  value: {{ .fs.dir | quote }}
+{{- else }}
+{{- fail (printf "services.media.storage.type must be s3 or fs, not %q" .type) }}
+{{- end }}
+{{- end }}
