@@ -1,3 +1,5 @@
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { CONTROL_SCHEMA, quoteIdent, tenantSchemaName, type Pool } from '@switchyard/db';
 import type { CountingReceiver } from '../../../bench/fleet/counting-receiver.ts';
 
@@ -5,6 +7,13 @@ export interface Expected {
   id: string;
   tenant: string;
   sentAt: number;
+  /** The message carries media of this decrypted size: it must also be stored and announced. */
+  mediaSize?: number;
+}
+
+/** Where the media service's objects are: `<root>/<tenant>/phone-1/<event id>` on the S3 server's disk. */
+export interface MediaStore {
+  root: string;
 }
 
 export interface Exhaustion {
@@ -20,6 +29,9 @@ export interface Accounting {
   persisted: number;
   delivered: number;
   exhausted: number;
+  /** Messages that carried media, and those whose media is stored, announced and persisted as media.stored. */
+  mediaSent: number;
+  mediaStored: number;
   /** Ids with a leg unaccounted for: neither persisted nor exhausted, or neither delivered nor exhausted. */
   missing: string[];
   /** Ids stored in more than one tenant schema, or in the wrong one. */
@@ -77,10 +89,39 @@ async function exhaustedRows(pool: Pool, schema: string, prefix: string): Promis
 }
 
 /**
+ * Per media job of the tenant whose source event starts with `prefix`: when its job was stored,
+ * if it was and its `media.stored` event is persisted exactly once (a job stored but never
+ * announced, or announced twice, does not count).
+ */
+async function storedMedia(pool: Pool, tenant: string, prefix: string): Promise<Map<string, number>> {
+  const schema = quoteIdent(tenantSchemaName(tenant));
+  const { rows } = await pool.query<{ id: string; at: Date }>(
+    `SELECT j.event_id AS id, j.stored_at AS at
+       FROM ${schema}.media_jobs j
+      WHERE j.event_id LIKE $1 AND j.status = 'stored'
+        AND (SELECT count(*) FROM ${schema}.events e
+              WHERE e.type = 'media.stored' AND e.data->>'source_event_id' = j.event_id) = 1`,
+    [`${prefix}%`],
+  );
+  return new Map(rows.map((r) => [r.id, r.at.getTime()]));
+}
+
+/** The decrypted object's size on the S3 server's disk, or undefined when it is not there. */
+async function objectSize(store: MediaStore, tenant: string, id: string): Promise<number | undefined> {
+  try {
+    return (await stat(join(store.root, tenant, 'phone-1', id))).size;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Event by event: every expected id must be persisted exactly once in its own tenant's schema
  * (or exhausted by the router or persistence, with a reason) and received by its tenant's
- * endpoint at least once (or exhausted by the router or webhook-dispatch). Anything else is
- * missing. `tenants` are every tenant the scenario used, so a row in the wrong schema is seen.
+ * endpoint at least once (or exhausted by the router or webhook-dispatch). A message carrying
+ * media must also have its media stored (the object in S3 at its size, the job stored, one
+ * `media.stored` persisted) or be exhausted by the router or media. Anything else is missing.
+ * `tenants` are every tenant the scenario used, so a row in the wrong schema is seen.
  */
 export async function account(
   pool: Pool,
@@ -88,10 +129,15 @@ export async function account(
   tenants: readonly string[],
   expected: readonly Expected[],
   prefix: string,
+  media: MediaStore,
   mayExhaust: (id: string) => boolean = isPoisonId,
 ): Promise<Accounting> {
   const stored = new Map<string, Map<string, number>>();
   for (const tenant of tenants) stored.set(tenant, await storedRows(pool, tenant, prefix));
+  const mediaStored = new Map<string, Map<string, number>>();
+  if (expected.some((e) => e.mediaSize !== undefined)) {
+    for (const tenant of tenants) mediaStored.set(tenant, await storedMedia(pool, tenant, prefix));
+  }
   const exhausted: Exhaustion[] = [];
   for (const tenant of tenants)
     exhausted.push(...(await exhaustedRows(pool, tenantSchemaName(tenant), prefix)));
@@ -111,6 +157,8 @@ export async function account(
     persisted: 0,
     delivered: 0,
     exhausted: 0,
+    mediaSent: 0,
+    mediaStored: 0,
     missing: [],
     duplicated: [],
     misplaced: [],
@@ -134,6 +182,20 @@ export async function account(
     const deliverLeg = deliveredHere
       ? receipt.firstAt
       : exhaustedBy('router', 'webhook-dispatch')?.at;
+    let mediaLeg: number | undefined = 0;
+    let mediaNote = '';
+    if (event.mediaSize !== undefined) {
+      result.mediaSent++;
+      const jobAt = mediaStored.get(event.tenant)?.get(event.id);
+      const size = jobAt === undefined ? undefined : await objectSize(media, event.tenant, event.id);
+      if (jobAt !== undefined && size === event.mediaSize) {
+        result.mediaStored++;
+        mediaLeg = jobAt;
+      } else {
+        mediaLeg = exhaustedBy('router', 'media')?.at;
+        mediaNote = jobAt === undefined ? ', media not stored and announced' : `, media object ${size === undefined ? 'absent' : `of ${size} bytes, not ${event.mediaSize}`}`;
+      }
+    }
     if (storedAt !== undefined) result.persisted++;
     if (deliveredHere) {
       result.delivered++;
@@ -148,15 +210,15 @@ export async function account(
         result.exhaustedErrors[key] ??= e.error.slice(0, 300);
       }
     }
-    if (persistLeg === undefined || deliverLeg === undefined) {
+    if (persistLeg === undefined || deliverLeg === undefined || mediaLeg === undefined) {
       result.missing.push(event.id);
       result.missingDetail.push(
         `${event.id} (tenant ${event.tenant}): ${storedAt === undefined ? 'not persisted' : 'persisted'}, ` +
-          `${deliveredHere ? 'delivered' : receipt ? `delivered to the wrong path ${receipt.path}` : 'not delivered'}` +
+          `${deliveredHere ? 'delivered' : receipt ? `delivered to the wrong path ${receipt.path}` : 'not delivered'}${mediaNote}` +
           `${ends.length ? `, exhausted by ${ends.map((e) => `${e.service} ${e.reason}: ${e.error}`).join('; ')}` : ', not exhausted'}`,
       );
     } else {
-      result.completedAt.set(event.id, Math.max(persistLeg, deliverLeg));
+      result.completedAt.set(event.id, Math.max(persistLeg, deliverLeg, mediaLeg));
     }
   }
   return result;

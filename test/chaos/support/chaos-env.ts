@@ -1,11 +1,20 @@
+import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
 import { createPool, type Pool } from '@switchyard/db';
 import {
   randomTenantId,
   startNatsServer,
+  startS3Server,
   TEST_DATABASE_URL,
   type NatsServer,
+  type S3Server,
 } from '@switchyard/testing';
+import {
+  encryptBlob,
+  startBlobServer,
+  type BlobServer,
+} from '../../../services/media/src/test-support.ts';
+import { CHAOS_SPOOL_ROOT } from './capture-driver-ids.ts';
 import { createTenantWithEndpoint, switchyardCli } from '../../../bench/fleet/cli.ts';
 import {
   startCountingReceiver,
@@ -39,6 +48,9 @@ export const CHAOS_SERVICE_ENV = {
   CAPTURE_RETRY_MAX: '1s',
   CAPTURE_PUBLISH_TIMEOUT: '2s',
   SHUTDOWN_TIMEOUT: '10s',
+  // The AWS SDK (media's S3 client) warns at every start that its 2027 releases need Node 22;
+  // true (docs/operations.md says so), and seven lines of stderr per media restart here.
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   DATABASE_POOL_MAX: '4',
   LOG_LEVEL: 'error',
 };
@@ -53,12 +65,47 @@ export interface CaptureDriverState {
   durable: number;
 }
 
+/** One blob the media host serves, and the descriptor a message carrying it has. */
+export interface ChaosBlob {
+  descriptor: Record<string, unknown>;
+  size: number;
+}
+
+/** Media: WhatsApp's media host stood in for on loopback, and the S3 the media service stores into. */
+export interface ChaosMedia {
+  host: BlobServer;
+  s3: S3Server;
+  bucket: string;
+  /** Every `MEDIA_EVERY`-th event of a steady load carries one of these, in turn. */
+  blobs: ChaosBlob[];
+}
+
+/** One event in this many of a steady load carries media. */
+export const MEDIA_EVERY = 5;
+export const MEDIA_BUCKET = 'chaos-media';
+
+async function startChaosMedia(): Promise<ChaosMedia> {
+  const host = await startBlobServer();
+  const s3 = await startS3Server();
+  await s3.createBucket(MEDIA_BUCKET);
+  const blobs: ChaosBlob[] = [];
+  for (let i = 0; i < 4; i++) {
+    const blob = await encryptBlob('image', 20_000 + i * 1_000);
+    const path = `/v/t62.7118-24/chaos-${i}.enc`;
+    // A slow host (300 ms a blob), so a few downloads are always in flight when media is killed.
+    host.serve(path, { body: blob.encrypted, delayMs: 300 });
+    blobs.push({ descriptor: { ...blob.descriptor, direct_path: path }, size: blob.plain.length });
+  }
+  return { host, s3, bucket: MEDIA_BUCKET, blobs };
+}
+
 export interface ChaosEnv {
   nats: NatsServer;
   nc: NatsConnection;
   database: ScratchDatabase;
   pool: Pool;
   receiver: CountingReceiver;
+  media: ChaosMedia;
   fleet: ProcessFleet;
   serviceEnv: Record<string, string>;
   driver: CaptureDriverState;
@@ -71,7 +118,8 @@ export interface ChaosEnv {
  * One chaos environment: a nats-server the suite owns (store on disk, so it can be killed and
  * started again), a scratch database (created and dropped here: terminating every backend of the
  * shared test database would break other suites running at the same time), the six services as
- * processes — capture being the driver of ./capture-driver.ts — and a counting webhook receiver.
+ * processes — capture being the driver of ./capture-driver.ts — a counting webhook receiver, and
+ * for media a stand-in media host serving Baileys-encrypted blobs and an S3 server (versitygw).
  */
 export async function startChaosEnv(): Promise<ChaosEnv> {
   const nats = await startNatsServer();
@@ -81,7 +129,21 @@ export async function startChaosEnv(): Promise<ChaosEnv> {
   );
   const pool = createPool({ url: database.url, max: 4, applicationName: 'switchyard-chaos' });
   const receiver = await startCountingReceiver();
-  const serviceEnv = { NATS_URL: nats.url, DATABASE_URL: database.url, ...CHAOS_SERVICE_ENV };
+  const media = await startChaosMedia();
+  const serviceEnv = {
+    NATS_URL: nats.url,
+    DATABASE_URL: database.url,
+    ...CHAOS_SERVICE_ENV,
+    MEDIA_DOWNLOAD_BASE_URL: media.host.url,
+    // Under the root the suite's teardown removes, not the default under /tmp.
+    MEDIA_WORK_DIR: join(CHAOS_SPOOL_ROOT, `media-work-${database.name}`),
+    MEDIA_STORE: 's3',
+    MEDIA_S3_BUCKET: media.bucket,
+    MEDIA_S3_ENDPOINT: media.s3.endpoint,
+    MEDIA_S3_FORCE_PATH_STYLE: 'true',
+    AWS_ACCESS_KEY_ID: media.s3.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: media.s3.credentials.secretAccessKey,
+  };
   const driver: CaptureDriverState = { env: {}, lastEmitted: -1, lastPending: 0, durable: 0 };
   await switchyardCli(['migrate'], serviceEnv);
   const onLine = (service: ServiceName, line: string) => {
@@ -115,6 +177,7 @@ export async function startChaosEnv(): Promise<ChaosEnv> {
     database,
     pool,
     receiver,
+    media,
     fleet,
     serviceEnv,
     driver,
@@ -129,6 +192,8 @@ export async function startChaosEnv(): Promise<ChaosEnv> {
       await fleet.stop(5_000);
       await nc.close();
       await receiver.close();
+      await media.host.stop();
+      await media.s3.stop();
       await pool.end();
       await nats.stop();
       await database.drop();

@@ -22,6 +22,8 @@ export async function teardown(): Promise<void> {
     'persisted',
     'delivered',
     'exhausted',
+    'media_sent',
+    'media_stored',
     'missing',
     'duplicated',
     'recovery_s',

@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { REPO_ROOT } from '../../../bench/fleet/process-fleet.ts';
 import { account, type Accounting, type Expected } from './accounting.ts';
-import type { ChaosEnv } from './chaos-env.ts';
+import { MEDIA_EVERY, type ChaosEnv } from './chaos-env.ts';
 import { startSteadyLoad } from './steady-load.ts';
 
 /** CHAOS_QUICK=1: the reduced form for CI — shorter loads and outages, same faults and checks. */
@@ -16,6 +16,9 @@ export interface ScenarioResult {
   persisted: number;
   delivered: number;
   exhausted: number;
+  /** Messages carrying media, and those whose media ended stored in S3 and announced once. */
+  media_sent: number;
+  media_stored: number;
   exhausted_reasons: Record<string, number>;
   exhausted_errors: Record<string, string>;
   missing: number;
@@ -52,7 +55,9 @@ export async function settle(
 ): Promise<Accounting> {
   const deadline = Date.now() + settleMs;
   for (;;) {
-    const result = await account(env.pool, env.receiver, tenants, expected, prefix);
+    const result = await account(env.pool, env.receiver, tenants, expected, prefix, {
+      root: join(env.media.s3.root, env.media.bucket),
+    });
     if (result.missing.length === 0 || Date.now() > deadline) return result;
     await sleep(1_000);
   }
@@ -97,6 +102,8 @@ export function toResult(
     persisted: result.persisted,
     delivered: result.delivered,
     exhausted: result.exhausted,
+    media_sent: result.mediaSent,
+    media_stored: result.mediaStored,
     exhausted_reasons: result.exhaustedReasons,
     exhausted_errors: result.exhaustedErrors,
     missing: result.missing.length,
@@ -144,7 +151,11 @@ export async function runFaultScenario(
   );
   const startedAt = Date.now();
   const prefix = `${spec.name.replaceAll(/[^a-z0-9-]/g, '')}-${startedAt.toString(36)}`;
-  const load = startSteadyLoad(env.nc.jetstream(), tenants, { prefix, rate: spec.rate });
+  const load = startSteadyLoad(env.nc.jetstream(), tenants, {
+    prefix,
+    rate: spec.rate,
+    media: { every: MEDIA_EVERY, blobs: env.media.blobs },
+  });
   await sleep(spec.faultAtMs);
   const repairedAt = await spec.fault({ tenants, prefix });
   const remaining = startedAt + spec.loadMs - Date.now();

@@ -6,6 +6,15 @@ export interface SentEvent {
   tenant: string;
   /** When the publish was first attempted (Date.now()). */
   sentAt: number;
+  /** The decrypted size of the media the message carries, when it carries any. */
+  mediaSize?: number;
+}
+
+export interface SteadyLoadMedia {
+  /** One event in this many carries media. */
+  every: number;
+  /** Descriptors handed out in turn, with their decrypted sizes. */
+  blobs: readonly { descriptor: Record<string, unknown>; size: number }[];
 }
 
 export interface SteadyLoad {
@@ -16,7 +25,8 @@ export interface SteadyLoad {
 }
 
 /**
- * Known events at a steady rate, round-robin over the tenants, ids `<prefix>-<n>`. Each publish
+ * Known events at a steady rate, round-robin over the tenants, ids `<prefix>-<n>`; with `media`,
+ * every `media.every`-th one carries a media descriptor. Each publish
  * is retried with its Nats-Msg-Id until JetStream acknowledges it (what a tenant does), so an
  * event counts as sent exactly when the zero-loss promise applies to it. Publishes are not
  * serialised: while NATS is down they pile up and all land when it is back.
@@ -24,7 +34,7 @@ export interface SteadyLoad {
 export function startSteadyLoad(
   js: JetStreamClient,
   tenants: readonly string[],
-  options: { prefix: string; rate: number },
+  options: { prefix: string; rate: number; media?: SteadyLoadMedia | undefined },
 ): SteadyLoad {
   const offered: SentEvent[] = [];
   const pending: Promise<boolean>[] = [];
@@ -36,9 +46,11 @@ export function startSteadyLoad(
       const n = offered.length;
       const tenant = tenants[n % tenants.length]!;
       const id = `${options.prefix}-${n}`;
-      offered.push({ id, tenant, sentAt: Date.now() });
+      const { media } = options;
+      const blob = media !== undefined && n % media.every === media.every - 1 ? media.blobs[Math.floor(n / media.every) % media.blobs.length] : undefined;
+      offered.push({ id, tenant, sentAt: Date.now(), ...(blob !== undefined ? { mediaSize: blob.size } : {}) });
       pending.push(
-        publishUntilAcked(js, messageEvent(tenant, 'phone-1', id, n + 1, `chaos ${n}`)).then(
+        publishUntilAcked(js, messageEvent(tenant, 'phone-1', id, n + 1, `chaos ${n}`, blob?.descriptor)).then(
           (ok) => (ok && acked++, ok),
         ),
       );
