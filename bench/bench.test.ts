@@ -109,6 +109,19 @@ describe('pnpm bench', () => {
     for (const [key, value] of found) expect(Number.isFinite(value), key).toBe(true);
   }, 120_000);
 
+  it('media stores every job and writes the raw fetch and fetch + put it is compared with', async () => {
+    const document = await runBenchProcess('media', ['--jobs', '60', '--size', '4096', '--blobs', '2'], join(dir, 'media.json'));
+    expectNumbers(document, 'raw_fetch', ['count', 'seconds', 'per_second', 'cpu_us_per_job']);
+    expectNumbers(document, 'raw_fetch_store', ['count', 'seconds', 'per_second', 'cpu_us_per_job']);
+    expectNumbers(document, 'media', ['jobs', 'seconds', 'per_second', 'mib_per_second', 'cpu_us_per_job']);
+    expectNumbers(document, 'media.latency', LATENCY);
+    // Every job of the measured phase was stored (the bench fails on a failed one).
+    expect((document['media'] as { jobs: number }).jobs).toBe(60);
+    const found = ratios(document);
+    expect(found.map(([key]) => key).sort()).toEqual(['media_cpu_ratio', 'media_ratio']);
+    for (const [key, value] of found) expect(Number.isFinite(value), key).toBe(true);
+  }, 120_000);
+
   it('ingest-layouts routes every event through both layouts, on one durable per tenant and on the pools', async () => {
     const document = await runBenchProcess('ingest-layouts', ['--events', '400', '--tenants-large', '40', '--pools', '4', '--rounds', '1'], join(dir, 'ingest-layouts.json'));
     expectNumbers(document, 'raw_jetstream_publish', RATE_FIGURE);

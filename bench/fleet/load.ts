@@ -24,10 +24,15 @@ export function messageEvent(
   id: string,
   seq: number,
   text = `bench ${seq}`,
+  media?: Record<string, unknown>,
 ): OutgoingEvent {
   const base = messageReceivedEvent(tenant, instance, seq, { id });
   // A message id unique per event: persistence keys message state by (instance, message id).
-  const envelope = { ...base, data: { ...base.data, message_id: id.replaceAll(/[^A-Za-z0-9]/g, '').slice(-32) || 'm', text } };
+  const messageId = id.replaceAll(/[^A-Za-z0-9]/g, '').slice(-32) || 'm';
+  const data = media === undefined
+    ? { ...base.data, message_id: messageId, text }
+    : { ...base.data, message_id: messageId, message_type: 'imageMessage', text, media };
+  const envelope = { ...base, data };
   return {
     id,
     tenant,
