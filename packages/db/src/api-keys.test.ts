@@ -4,6 +4,7 @@ import type { Pool } from 'pg';
 import { createApiKey, listApiKeys, revokeApiKey, verifyApiKey } from './api-keys.ts';
 import { InvalidInputError, TenantNotFoundError } from './errors.ts';
 import { deleteTenant, provisionTenant } from './tenants.ts';
+import { forgetMediaPurges } from './media-purges.ts';
 import { openTestPool, randomTenant } from './test-helpers.ts';
 
 let pool: Pool;
@@ -15,6 +16,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await deleteTenant(pool, tenant);
+  await forgetMediaPurges(pool, tenant);
   await pool.query('DELETE FROM switchyard.api_keys WHERE id = ANY($1)', [operatorKeys]);
   await pool.end();
 });
@@ -78,6 +80,7 @@ describe('api keys', () => {
       expect(await verifyApiKey(pool, key)).toBeNull();
     } finally {
       await deleteTenant(pool, other);
+      await forgetMediaPurges(pool, other);
     }
   });
 

@@ -11,6 +11,7 @@ import {
   setExhaustedStatus,
 } from './exhausted.ts';
 import { deleteTenant, provisionTenant } from './tenants.ts';
+import { forgetMediaPurges } from './media-purges.ts';
 import { openTestPool, randomTenant } from './test-helpers.ts';
 
 let pool: Pool;
@@ -22,6 +23,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await deleteTenant(pool, tenant);
+  await forgetMediaPurges(pool, tenant);
   await pool.query('DELETE FROM switchyard.exhausted_events WHERE source_stream = $1', [stream]);
   await pool.end();
 });

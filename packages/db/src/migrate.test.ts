@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import { CONTROL_SCHEMA, quoteIdent, tenantSchemaName } from './identifiers.ts';
 import { loadMigrations, migrateControl, migrateTenant } from './migrate.ts';
 import { deleteTenant } from './tenants.ts';
+import { forgetMediaPurges } from './media-purges.ts';
 import { openTestPool, randomTenant } from './test-helpers.ts';
 
 let a: Pool;
@@ -35,6 +36,7 @@ describe('migrations', () => {
       expect((await migrateTenant(a, tenant)).applied).toEqual([]);
     } finally {
       await deleteTenant(a, tenant);
+      await forgetMediaPurges(a, tenant);
     }
   });
 

@@ -28,6 +28,17 @@ export { forTenant, type TenantDb, type TenantTx, type TenantQueryable } from '.
 export { queryPrepared, PREPARED_PER_CONNECTION } from './prepared.ts';
 export { Coalescer } from './coalescer.ts';
 export {
+  recordMediaPurge,
+  pendingMediaPurges,
+  getMediaPurge,
+  listMediaPurges,
+  mediaPurgeBacklog,
+  finishMediaPurge,
+  failMediaPurge,
+  forgetMediaPurges,
+  type MediaPurge,
+} from './media-purges.ts';
+export {
   provisionTenant,
   getTenant,
   listTenants,

@@ -9,6 +9,7 @@ import {
   provisionTenant,
   setRetentionDays,
 } from './tenants.ts';
+import { forgetMediaPurges, pendingMediaPurges } from './media-purges.ts';
 import { openTestPool, randomTenant } from './test-helpers.ts';
 
 let pool: Pool;
@@ -17,7 +18,10 @@ beforeAll(async () => {
   pool = await openTestPool();
 });
 afterAll(async () => {
-  for (const tenant of created) await deleteTenant(pool, tenant);
+  for (const tenant of created) {
+    await deleteTenant(pool, tenant);
+    await forgetMediaPurges(pool, tenant);
+  }
   await pool.end();
 });
 
@@ -121,13 +125,20 @@ describe('provisionTenant', () => {
 });
 
 describe('deleteTenant', () => {
-  it('drops the schema and the row, and reports whether the tenant existed', async () => {
+  it('drops the schema and the row, leaves the media purge to do, and reports whether the tenant existed', async () => {
     const tenant = fresh();
     await provisionTenant(pool, tenant);
     expect(await deleteTenant(pool, tenant)).toBe(true);
     expect(await schemaExists(tenantSchemaName(tenant))).toBe(false);
     expect(await getTenant(pool, tenant)).toBeNull();
     expect(await deleteTenant(pool, tenant)).toBe(false);
+    // One purge (the second delete found no tenant), due now, not done.
+    const purges = await pendingMediaPurges(pool, new Date(Date.now() + 60_000), [tenant]);
+    expect(purges).toEqual([expect.objectContaining({ tenant, purgedAt: null, attempts: 0, recreatedAt: null })]);
+    // Provisioned again: the purge knows since when the objects under its prefix are the new tenant's.
+    const again = await provisionTenant(pool, tenant);
+    expect((await pendingMediaPurges(pool, new Date(Date.now() + 60_000), [tenant]))[0]?.recreatedAt).toEqual(again.createdAt);
+    expect(await forgetMediaPurges(pool, tenant)).toBe(1);
   });
 });
 

@@ -1,6 +1,7 @@
 import { assertTenantId } from '@switchyard/schema';
 import type { Pool } from 'pg';
 import { InvalidInputError } from './errors.ts';
+import { recordMediaPurge } from './media-purges.ts';
 import { CONTROL_SCHEMA, quoteIdent, tenantSchemaName } from './identifiers.ts';
 import { migrateSchemaInTransaction, type MigrateResult } from './migrate.ts';
 import { date, int, text, type Row } from './rows.ts';
@@ -78,7 +79,10 @@ export async function deleteTenant(pool: Pool, id: string): Promise<boolean> {
     );
     await client.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
     const result = await client.query(`DELETE FROM ${TENANTS} WHERE id = $1`, [id]);
-    return result.rowCount === 1;
+    const existed = result.rowCount === 1;
+    // Its media is outside Postgres: the media service removes it (control migration 000005).
+    if (existed) await recordMediaPurge(client, id);
+    return existed;
   });
 }
 

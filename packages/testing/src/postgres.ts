@@ -3,6 +3,7 @@ import {
   deleteTenant,
   ensureDatabase,
   migrateControl,
+  forgetMediaPurges,
   provisionTenant,
 } from '@switchyard/db';
 import type { Pool } from '@switchyard/db';
@@ -41,4 +42,6 @@ export async function createTestTenant(pool: Pool, prefix = 't'): Promise<TestTe
 
 export async function dropTestTenant(pool: Pool, tenant: string): Promise<void> {
   await deleteTenant(pool, tenant);
+  // The media a test stored went with its own store; nothing is left for a media purge to do.
+  await forgetMediaPurges(pool, tenant);
 }

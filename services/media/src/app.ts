@@ -3,10 +3,12 @@ import { Agent } from 'undici';
 import { filterListsSupported } from '@switchyard/nats';
 import { eventsTypeFilter, MEDIA_BEARING_TYPES } from '@switchyard/schema';
 import { startService, type RunningService } from '@switchyard/service';
-import type { Logger } from '@switchyard/runtime';
+import { mediaPurgeBacklog } from '@switchyard/db';
+import { runPeriodically, type Logger } from '@switchyard/runtime';
 import { fsBlobStore, s3BlobStore, type BlobStore, type S3BlobStoreOptions } from './blob-store.ts';
 import type { MediaConfig } from './config.ts';
 import { mediaDownloader } from './media-download.ts';
+import { runMediaPurgePass } from './media-purge.ts';
 import { handleMediaEvents } from './media-events.ts';
 import { registerMediaRoutes } from './media-routes.ts';
 import { mediaMetrics, registerDownloadSlots } from './metrics.ts';
@@ -66,6 +68,19 @@ export function startMedia(config: MediaConfig, options: MediaOptions = {}): Pro
         concurrency: config.MEDIA_CONCURRENCY,
         maxAckPending: config.MEDIA_CONCURRENCY * 4,
       });
+      // Deleted tenants' media: `tenant delete` cannot reach the store, so it leaves a row for this.
+      const purgeDeps = { pool: ctx.pool, store, logger: ctx.logger, metrics, delayMs: config.MEDIA_PURGE_DELAY };
+      const purge = runPeriodically(
+        async () => {
+          await runMediaPurgePass(purgeDeps);
+          const backlog = await mediaPurgeBacklog(ctx.pool);
+          metrics.purgesPending.set(backlog.pending);
+          metrics.purgeOldestPendingSeconds.set(backlog.oldest === null ? 0 : Math.max(0, (Date.now() - backlog.oldest.getTime()) / 1000));
+        },
+        config.MEDIA_PURGE_INTERVAL,
+        (err) => ctx.logger.error({ err }, 'media purge pass failed; the next one tries again'),
+      );
+      ctx.onShutdown('stop-intake', 'media purge', () => purge.stop());
     },
   });
 }

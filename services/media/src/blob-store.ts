@@ -1,9 +1,10 @@
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { assertTenantId } from '@switchyard/schema';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 
 export interface StoredBlob {
@@ -35,8 +36,16 @@ export interface BlobStore {
   read(storageUrl: string): Promise<StoredObject>;
   /** A URL that GETs the object without credentials for `ttlMs`; undefined for a directory. */
   presign(storageUrl: string, ttlMs: number): Promise<string | undefined>;
+  /**
+   * Removes every object under `<tenant>/` last written before `before` (all of them when it is
+   * undefined) and answers how many went; `onProgress` hears the running count after each batch.
+   */
+  deleteTenant(tenant: string, before: Date | undefined, onProgress?: (removed: number) => void): Promise<number>;
   close(): void;
 }
+
+/** Objects deleted per request (S3's DeleteObjects takes up to 1,000). */
+const DELETE_BATCH = 1_000;
 
 /** A directory (a volume, in Kubernetes): each key is a file, written whole or not at all. */
 export function fsBlobStore(root: string): BlobStore {
@@ -68,6 +77,40 @@ export function fsBlobStore(root: string): BlobStore {
       }
     },
     presign: () => Promise.resolve(undefined),
+    async deleteTenant(tenant, before, onProgress) {
+      assertTenantId(tenant);
+      const dir = join(base, tenant);
+      let removed = 0;
+      // Depth first, so a directory is looked at after its files went.
+      const sweep = async (path: string): Promise<boolean> => {
+        let entries;
+        try {
+          entries = await readdir(path, { withFileTypes: true });
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true;
+          throw err;
+        }
+        let empty = true;
+        for (const entry of entries) {
+          const child = join(path, entry.name);
+          if (entry.isDirectory()) {
+            if (await sweep(child)) await rmdir(child);
+            else empty = false;
+            continue;
+          }
+          if (before !== undefined && (await stat(child)).mtime >= before) {
+            empty = false;
+            continue;
+          }
+          await rm(child, { force: true });
+          if (++removed % DELETE_BATCH === 0) onProgress?.(removed);
+        }
+        return empty;
+      };
+      if (await sweep(dir)) await rmdir(dir).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
+      onProgress?.(removed);
+      return removed;
+    },
     close() {},
   };
 }
@@ -123,6 +166,31 @@ export function s3BlobStore(options: S3BlobStoreOptions): BlobStore {
     },
     presign(storageUrl, ttlMs) {
       return getSignedUrl(client, new GetObjectCommand({ Bucket: options.bucket, Key: keyOf(storageUrl) }), { expiresIn: Math.max(1, Math.round(ttlMs / 1000)) });
+    },
+    async deleteTenant(tenant, before, onProgress) {
+      assertTenantId(tenant);
+      let removed = 0;
+      let token: string | undefined;
+      do {
+        const page = await client.send(
+          new ListObjectsV2Command({ Bucket: options.bucket, Prefix: `${options.prefix}${tenant}/`, MaxKeys: DELETE_BATCH, ...(token !== undefined ? { ContinuationToken: token } : {}) }),
+        );
+        const doomed = (page.Contents ?? []).filter((o) => o.Key !== undefined && (before === undefined || o.LastModified === undefined || o.LastModified < before));
+        if (doomed.length > 0) {
+          const result = await client.send(
+            new DeleteObjectsCommand({ Bucket: options.bucket, Delete: { Objects: doomed.map((o) => ({ Key: o.Key! })), Quiet: true } }),
+          );
+          const failed = result.Errors ?? [];
+          if (failed.length > 0) {
+            const first = failed[0]!;
+            throw new Error(`S3 refused to delete ${failed.length} of ${doomed.length} objects of tenant ${tenant} (first: ${first.Key}: ${first.Code} ${first.Message})`);
+          }
+          removed += doomed.length;
+          onProgress?.(removed);
+        }
+        token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+      } while (token !== undefined);
+      return removed;
     },
     close() {
       client.destroy();

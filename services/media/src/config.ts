@@ -14,7 +14,6 @@ const optionalString = envValue((raw) => raw, 'expected a string', '');
 export const mediaConfigSchema = z
   .object({
     ...serviceEnv(8084),
-    /** Deliveries of one EVENTS message before it is dead-lettered (a download failing, Postgres or S3 away). */
     /**
      * How long a replica that died keeps its in-flight events: a live one heartbeats every
      * download it holds (every half of this), so a long download is never redelivered meanwhile.
@@ -49,10 +48,20 @@ export const mediaConfigSchema = z
     MEDIA_MAX_BYTES: envInt({ min: 1, default: 104_857_600 }).describe('Largest encrypted blob fetched; a larger one fails as PAYLOAD_TOO_LARGE (raise it, then requeue)'),
     MEDIA_URL_TTL: envDuration('15m').describe('How long a presigned download URL from GET /api/media/:event_id is valid (S3 stores)'),
     MEDIA_WORK_DIR: envString(DEFAULT_WORK_DIR).describe('Scratch directory a blob is decrypted to before it is stored'),
+    /** Deleted tenants' media (`tenant delete` leaves a row in media_purges) is looked for this often. */
+    MEDIA_PURGE_INTERVAL: envDuration('1m').describe("How often media looks for deleted tenants whose stored media it must remove"),
+    /** Downloads in flight when the tenant was deleted may still be storing: its objects go this long after. */
+    MEDIA_PURGE_DELAY: envDuration('5m').describe("How long after a tenant is deleted its stored media is removed (downloads in flight at the deletion end first)"),
   })
   .superRefine((config, ctx) => {
     if (config.MEDIA_URL_TTL < 1_000 || config.MEDIA_URL_TTL > 7 * 24 * 3_600_000) {
       ctx.addIssue({ code: 'custom', path: ['MEDIA_URL_TTL'], message: 'between 1s and 7d (the longest S3 presigns)' });
+    }
+    if (config.MEDIA_PURGE_INTERVAL < 1_000) {
+      ctx.addIssue({ code: 'custom', path: ['MEDIA_PURGE_INTERVAL'], message: 'at least 1s' });
+    }
+    if (config.MEDIA_PURGE_DELAY < 2 * config.MEDIA_DOWNLOAD_TIMEOUT) {
+      ctx.addIssue({ code: 'custom', path: ['MEDIA_PURGE_DELAY'], message: `at least twice MEDIA_DOWNLOAD_TIMEOUT (${config.MEDIA_DOWNLOAD_TIMEOUT} ms), so no download of the deleted tenant is still storing` });
     }
     if (config.MEDIA_ACK_WAIT < 1_000) {
       ctx.addIssue({ code: 'custom', path: ['MEDIA_ACK_WAIT'], message: 'at least 1s, so heartbeats can keep a download in flight' });

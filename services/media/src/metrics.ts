@@ -7,6 +7,10 @@ export interface MediaMetrics {
   downloads: Counter<'tenant' | 'kind' | 'result'>;
   downloadedBytes: Counter<'tenant' | 'kind'>;
   downloadSeconds: Histogram<'result'>;
+  purges: Counter<'result'>;
+  purgedObjects: Counter;
+  purgesPending: Gauge;
+  purgeOldestPendingSeconds: Gauge;
 }
 
 /** Reads the process-wide download limiter at scrape time. */
@@ -54,6 +58,27 @@ export function mediaMetrics(registry: Registry): MediaMetrics {
       help: 'One media job from fetch to stored (or to its failure): fetch, decrypt, verify, store, publish media.stored',
       labelNames: ['result'],
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registers: [registry],
+    }),
+    purges: new Counter({
+      name: 'media_purges_total',
+      help: "Deleted tenants' media purges by result: purged (every object of the tenant removed) or failed (tried again next pass)",
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    purgedObjects: new Counter({
+      name: 'media_purged_objects_total',
+      help: 'Stored media objects removed because their tenant was deleted',
+      registers: [registry],
+    }),
+    purgesPending: new Gauge({
+      name: 'media_purges_pending',
+      help: 'Deleted tenants whose media is still stored (media_purges rows not done), as of the last purge pass',
+      registers: [registry],
+    }),
+    purgeOldestPendingSeconds: new Gauge({
+      name: 'media_purge_oldest_pending_seconds',
+      help: 'How long ago the oldest deleted tenant whose media is still stored was deleted (0 when none), as of the last purge pass',
       registers: [registry],
     }),
   };

@@ -1,4 +1,4 @@
-import { createPool, deleteTenant, forTenant, provisionTenant } from '@switchyard/db';
+import { createPool, deleteTenant, forgetMediaPurges, forTenant, provisionTenant } from '@switchyard/db';
 import { publishEvent } from '@switchyard/nats';
 import { dlqRecordSchema, dlqSubject, eventsSubject, STREAMS, type DlqRecord } from '@switchyard/schema';
 import { eventually, randomTenantId, testLogger } from '@switchyard/testing';
@@ -126,6 +126,7 @@ describe('a tenant announced before its schema exists', () => {
       await eventually(async () => ((await storedIds(tenant, [String(event['id'])])).length === 1 ? true : undefined), 20_000, 'the late event');
     } finally {
       await deleteTenant(h.pool, tenant);
+      await forgetMediaPurges(h.pool, tenant);
     }
   });
 });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createPool, deleteTenant, getExhausted, provisionTenant, recordExhausted, type Pool } from '@switchyard/db';
+import { createPool, deleteTenant, forgetMediaPurges, getExhausted, provisionTenant, recordExhausted, type Pool } from '@switchyard/db';
 import { buildDlqRecord } from '@switchyard/nats';
 import type { Msg } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,6 +26,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await context.close();
   await deleteTenant(pool, tenant);
+  await forgetMediaPurges(pool, tenant);
   await pool.end();
   await server.stop();
 });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createPool, deleteTenant, forTenant, provisionTenant, type Pool } from '@switchyard/db';
+import { createPool, deleteTenant, finishMediaPurge, forgetMediaPurges, forTenant, provisionTenant, type Pool } from '@switchyard/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCliConfig } from '../config.ts';
 import { CliContext } from '../context.ts';
@@ -29,6 +29,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await context.close();
   await deleteTenant(pool, tenant);
+  await forgetMediaPurges(pool, tenant);
   await pool.end();
 });
 
@@ -47,5 +48,22 @@ describe('switchyard media', () => {
     await expect(run('show', tenant, 'ev-nope')).rejects.toThrow(/no media job for event ev-nope/);
     await expect(run('list', tenant, '--status', 'done')).rejects.toThrow(/--status must be one of pending, stored, failed/);
     await expect(run('list', 'Not A Tenant')).rejects.toThrow(/tenant id/);
+  });
+
+  it('lists deleted tenants whose media is being removed, pending and then purged', async () => {
+    const gone = `cli${randomBytes(5).toString('hex')}`;
+    await provisionTenant(pool, gone);
+    await deleteTenant(pool, gone);
+    try {
+      type Row = { id: number; tenant: string; state: string; objects: number | null };
+      const mine = async () => ((await run('purges', '--limit', '1000')) as Row[]).filter((p) => p.tenant === gone);
+      const [pending] = await mine();
+      expect(pending).toMatchObject({ tenant: gone, state: 'pending', objects: null, attempts: 0 });
+      await finishMediaPurge(pool, pending!.id, 7);
+      expect(await mine()).toEqual([expect.objectContaining({ tenant: gone, state: 'purged', objects: 7, attempts: 1 })]);
+      await expect(run('purges', '--limit', '0')).rejects.toThrow(/--limit/);
+    } finally {
+      await forgetMediaPurges(pool, gone);
+    }
   });
 });

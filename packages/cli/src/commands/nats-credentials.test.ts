@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPool, deleteTenant, natsUsersOf } from '@switchyard/db';
+import { createPool, deleteTenant, forgetMediaPurges, natsUsersOf } from '@switchyard/db';
 import { tenantInboxPrefix } from '@switchyard/nats';
 import { connect, credsAuthenticator, type NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,6 +41,7 @@ afterAll(async () => {
   await context?.close();
   const pool = createPool({ url: DATABASE_URL, max: 1, applicationName: 'cli-nats-creds-test' });
   await deleteTenant(pool, tenant);
+  await forgetMediaPurges(pool, tenant);
   await pool.end();
   await server?.stop();
   await rm(dir, { recursive: true, force: true });

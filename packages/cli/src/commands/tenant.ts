@@ -49,7 +49,7 @@ export function registerTenantCommands(program: Command, ctx: () => CliContext, 
 
   tenant
     .command('delete <id>')
-    .description("stop every service consuming for the tenant, then drop its schema and keys")
+    .description("stop every service consuming for the tenant, then drop its schema and keys (its stored media follows, removed by the media service)")
     .option('--yes', 'confirm: this drops all of the tenant\'s data')
     .action(async (id: string, opts: { yes?: boolean }) => {
       assertTenantId(id);
@@ -61,6 +61,7 @@ export function registerTenantCommands(program: Command, ctx: () => CliContext, 
       // Deleting the tenant does not stop its NATS credentials from publishing to its subjects.
       const valid = (await natsUsersOf(await c.db(), id, { unrevoked: true })).length;
       const reminder = valid > 0 ? `\n${valid} NATS credential(s) of ${id} still valid: revoke them with \`switchyard nats-credentials revoke ${id} --dir <the init directory>\`` : '';
-      print(out(), `${existed ? `tenant ${id} deleted` : `tenant ${id} did not exist`}${reminder}`, { id, deleted: existed, nats_credentials_still_valid: valid });
+      const media = existed ? `\nits stored media is removed by the media service after MEDIA_PURGE_DELAY (5m by default): \`switchyard media purges\` shows when` : '';
+      print(out(), `${existed ? `tenant ${id} deleted` : `tenant ${id} did not exist`}${media}${reminder}`, { id, deleted: existed, nats_credentials_still_valid: valid });
     });
 }
