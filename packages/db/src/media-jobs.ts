@@ -23,11 +23,13 @@ export interface MediaJobRecord {
   /** Base64 SHA-256 of the decrypted file. */
   sha256: string | null;
   storedAt: Date | null;
+  /** The message's time; the tenant's event retention removes the job and its object with the message. */
+  occurredAt: Date;
   createdAt: Date;
   updatedAt: Date;
 }
 
-const COLUMNS = 'event_id, message_id, instance, kind, descriptor, status, attempts, last_error, storage_url, size, sha256, stored_at, created_at, updated_at';
+const COLUMNS = 'event_id, message_id, instance, kind, descriptor, status, attempts, last_error, storage_url, size, sha256, stored_at, occurred_at, created_at, updated_at';
 
 function toMediaJob(row: Row): MediaJobRecord {
   const status = text(row, 'status');
@@ -49,6 +51,7 @@ function toMediaJob(row: Row): MediaJobRecord {
     size: intOrNull(row, 'size'),
     sha256: textOrNull(row, 'sha256'),
     storedAt: dateOrNull(row, 'stored_at'),
+    occurredAt: date(row, 'occurred_at'),
     createdAt: date(row, 'created_at'),
     updatedAt: date(row, 'updated_at'),
   };

@@ -31,6 +31,7 @@ interface JobRow {
   storage_url: string | null;
   size: string | null;
   sha256: string | null;
+  occurred_at: Date;
 }
 
 const BUCKET = 'media-test';
@@ -76,7 +77,7 @@ describe('media service', () => {
     publishEvent(h.js, eventsSubject(to, 'phone-1', type), new TextEncoder().encode(JSON.stringify(event)), { msgId });
 
   const job = async (eventId: string, of = tenant): Promise<JobRow | undefined> =>
-    (await forTenant(h.pool, of).query<JobRow>('SELECT event_id, kind, status, attempts, last_error, storage_url, size, sha256 FROM :SCHEMA.media_jobs WHERE event_id = $1', [eventId])).rows[0];
+    (await forTenant(h.pool, of).query<JobRow>('SELECT event_id, kind, status, attempts, last_error, storage_url, size, sha256, occurred_at FROM :SCHEMA.media_jobs WHERE event_id = $1', [eventId])).rows[0];
 
   const jobReaches = (eventId: string, status: string, timeoutMs = 20_000): Promise<JobRow> =>
     eventually(async () => {
@@ -113,6 +114,8 @@ describe('media service', () => {
     const row = await jobReaches(event.id, 'stored');
     const key = `wa/${tenant}/phone-1/${event.id}`;
     expect(row).toMatchObject({ kind: 'image', attempts: 0, last_error: null, storage_url: `s3://${BUCKET}/${key}`, size: '120000', sha256: blob.descriptor.file_sha256 });
+    // The message's time, so the tenant's event retention removes this media with it.
+    expect(row.occurred_at).toEqual(new Date(event.occurred_at));
     expect((await objectBytes(key)).equals(blob.plain)).toBe(true);
     expect((await client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }))).ContentType).toBe('image/jpeg');
     expect(await job(text.id)).toBeUndefined();

@@ -9,6 +9,7 @@ import { fsBlobStore, s3BlobStore, type BlobStore, type S3BlobStoreOptions } fro
 import type { MediaConfig } from './config.ts';
 import { mediaDownloader } from './media-download.ts';
 import { runMediaPurgePass } from './media-purge.ts';
+import { runMediaRetentionPass } from './media-retention.ts';
 import { handleMediaEvents } from './media-events.ts';
 import { registerMediaRoutes } from './media-routes.ts';
 import { mediaMetrics, registerDownloadSlots } from './metrics.ts';
@@ -81,6 +82,13 @@ export function startMedia(config: MediaConfig, options: MediaOptions = {}): Pro
         (err) => ctx.logger.error({ err }, 'media purge pass failed; the next one tries again'),
       );
       ctx.onShutdown('stop-intake', 'media purge', () => purge.stop());
+      // The media of messages past their tenant's retention_days, as persistence drops the messages.
+      const retention = runPeriodically(
+        () => runMediaRetentionPass({ pool: ctx.pool, store, logger: ctx.logger, metrics }),
+        config.MEDIA_RETENTION_INTERVAL,
+        (err) => ctx.logger.error({ err }, 'media retention pass failed; the next one tries again'),
+      );
+      ctx.onShutdown('stop-intake', 'media retention', () => retention.stop());
     },
   });
 }

@@ -50,4 +50,15 @@ describe('fsBlobStore', () => {
       await expect(store.read(outside), outside).rejects.toBeInstanceOf(BlobNotFoundError);
     }
   });
+
+  it('deletes the files behind its own URLs, tolerates one already gone, and refuses any other', async () => {
+    const store = fsBlobStore(join(dir, 'media'));
+    const a = await store.put('acme/phone-2/ev-a', await blob('a'));
+    const b = await store.put('acme/phone-2/ev-b', await blob('bb'));
+    await expect(store.delete([a, 'file:///etc/hostname'])).rejects.toBeInstanceOf(BlobNotFoundError);
+    expect((await readdir(join(dir, 'media', 'acme', 'phone-2'))).sort()).toEqual(['ev-a', 'ev-b']);
+    await store.delete([a]);
+    await store.delete([a, b]);
+    expect(await readdir(join(dir, 'media', 'acme', 'phone-2'))).toEqual([]);
+  });
 });

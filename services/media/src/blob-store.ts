@@ -41,6 +41,11 @@ export interface BlobStore {
    * undefined) and answers how many went; `onProgress` hears the running count after each batch.
    */
   deleteTenant(tenant: string, before: Date | undefined, onProgress?: (removed: number) => void): Promise<number>;
+  /**
+   * Removes the objects behind these URLs (`put`'s answers; at most 1,000). One already gone is
+   * not an error; a URL outside this store is (BlobNotFoundError), and nothing is removed then.
+   */
+  delete(storageUrls: readonly string[]): Promise<void>;
   close(): void;
 }
 
@@ -77,6 +82,14 @@ export function fsBlobStore(root: string): BlobStore {
       }
     },
     presign: () => Promise.resolve(undefined),
+    async delete(storageUrls) {
+      const paths = storageUrls.map((url) => {
+        const path = url.startsWith('file:') ? fileURLToPath(url) : undefined;
+        if (path === undefined || !path.startsWith(base + sep)) throw new BlobNotFoundError(`${url} is not in this media store (${pathToFileURL(base).href})`);
+        return path;
+      });
+      for (const path of paths) await rm(path, { force: true });
+    },
     async deleteTenant(tenant, before, onProgress) {
       assertTenantId(tenant);
       const dir = join(base, tenant);
@@ -167,6 +180,11 @@ export function s3BlobStore(options: S3BlobStoreOptions): BlobStore {
     presign(storageUrl, ttlMs) {
       return getSignedUrl(client, new GetObjectCommand({ Bucket: options.bucket, Key: keyOf(storageUrl) }), { expiresIn: Math.max(1, Math.round(ttlMs / 1000)) });
     },
+    async delete(storageUrls) {
+      if (storageUrls.length > DELETE_BATCH) throw new RangeError(`at most ${DELETE_BATCH} objects per delete, got ${storageUrls.length}`);
+      const keys = storageUrls.map(keyOf);
+      if (keys.length > 0) await deleteKeys(keys);
+    },
     async deleteTenant(tenant, before, onProgress) {
       assertTenantId(tenant);
       let removed = 0;
@@ -177,14 +195,7 @@ export function s3BlobStore(options: S3BlobStoreOptions): BlobStore {
         );
         const doomed = (page.Contents ?? []).filter((o) => o.Key !== undefined && (before === undefined || o.LastModified === undefined || o.LastModified < before));
         if (doomed.length > 0) {
-          const result = await client.send(
-            new DeleteObjectsCommand({ Bucket: options.bucket, Delete: { Objects: doomed.map((o) => ({ Key: o.Key! })), Quiet: true } }),
-          );
-          const failed = result.Errors ?? [];
-          if (failed.length > 0) {
-            const first = failed[0]!;
-            throw new Error(`S3 refused to delete ${failed.length} of ${doomed.length} objects of tenant ${tenant} (first: ${first.Key}: ${first.Code} ${first.Message})`);
-          }
+          await deleteKeys(doomed.map((o) => o.Key!));
           removed += doomed.length;
           onProgress?.(removed);
         }
@@ -196,6 +207,16 @@ export function s3BlobStore(options: S3BlobStoreOptions): BlobStore {
       client.destroy();
     },
   };
+
+  /** DeleteObjects, quiet: S3 answers only the keys it failed on (a missing key is not one). */
+  async function deleteKeys(keys: string[]): Promise<void> {
+    const result = await client.send(new DeleteObjectsCommand({ Bucket: options.bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } }));
+    const failed = result.Errors ?? [];
+    if (failed.length > 0) {
+      const first = failed[0]!;
+      throw new Error(`S3 refused to delete ${failed.length} of ${keys.length} objects (first: ${first.Key}: ${first.Code} ${first.Message})`);
+    }
+  }
 
   function keyOf(storageUrl: string): string {
     const prefix = `s3://${options.bucket}/`;

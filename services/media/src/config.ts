@@ -48,6 +48,8 @@ export const mediaConfigSchema = z
     MEDIA_MAX_BYTES: envInt({ min: 1, default: 104_857_600 }).describe('Largest encrypted blob fetched; a larger one fails as PAYLOAD_TOO_LARGE (raise it, then requeue)'),
     MEDIA_URL_TTL: envDuration('15m').describe('How long a presigned download URL from GET /api/media/:event_id is valid (S3 stores)'),
     MEDIA_WORK_DIR: envString(DEFAULT_WORK_DIR).describe('Scratch directory a blob is decrypted to before it is stored'),
+    /** Media of messages past their tenant's retention_days goes on this schedule (persistence drops the messages on its own). */
+    MEDIA_RETENTION_INTERVAL: envDuration('1h').describe("How often media removes the stored media of messages past their tenant's event retention (retention_days)"),
     /** Deleted tenants' media (`tenant delete` leaves a row in media_purges) is looked for this often. */
     MEDIA_PURGE_INTERVAL: envDuration('1m').describe("How often media looks for deleted tenants whose stored media it must remove"),
     /** Downloads in flight when the tenant was deleted may still be storing: its objects go this long after. */
@@ -56,6 +58,9 @@ export const mediaConfigSchema = z
   .superRefine((config, ctx) => {
     if (config.MEDIA_URL_TTL < 1_000 || config.MEDIA_URL_TTL > 7 * 24 * 3_600_000) {
       ctx.addIssue({ code: 'custom', path: ['MEDIA_URL_TTL'], message: 'between 1s and 7d (the longest S3 presigns)' });
+    }
+    if (config.MEDIA_RETENTION_INTERVAL < 1_000) {
+      ctx.addIssue({ code: 'custom', path: ['MEDIA_RETENTION_INTERVAL'], message: 'at least 1s' });
     }
     if (config.MEDIA_PURGE_INTERVAL < 1_000) {
       ctx.addIssue({ code: 'custom', path: ['MEDIA_PURGE_INTERVAL'], message: 'at least 1s' });

@@ -8,8 +8,8 @@ import type { MediaJob } from './media-job.ts';
 export async function recordJob(pool: Pool, tenant: string, job: MediaJob): Promise<{ created: boolean; status: MediaJobStatus }> {
   const { rows } = await forTenant(pool, tenant).query<{ status: MediaJobStatus; created: boolean }>(
     `WITH created AS (
-       INSERT INTO :SCHEMA.media_jobs (event_id, message_id, instance, kind, descriptor, status)
-       VALUES ($1, $2, $3, $4, $5, 'pending')
+       INSERT INTO :SCHEMA.media_jobs (event_id, message_id, instance, kind, descriptor, status, occurred_at)
+       VALUES ($1, $2, $3, $4, $5, 'pending', $6)
        ON CONFLICT (event_id) DO NOTHING
        RETURNING status
      )
@@ -17,7 +17,7 @@ export async function recordJob(pool: Pool, tenant: string, job: MediaJob): Prom
      UNION ALL
      SELECT status, false AS created FROM :SCHEMA.media_jobs WHERE event_id = $1
      LIMIT 1`,
-    [job.eventId, job.messageId, job.instance, job.kind, JSON.stringify(job.descriptor)],
+    [job.eventId, job.messageId, job.instance, job.kind, JSON.stringify(job.descriptor), job.occurredAt],
   );
   const row = rows[0];
   if (row === undefined) throw new Error(`media job ${job.eventId} neither inserted nor found`);

@@ -36,6 +36,7 @@ describe('mediaJobFor', () => {
         instance: 'phone-1',
         kind: 'image',
         descriptor: image,
+        occurredAt: '2026-11-23T10:00:00.000Z',
       });
     }
   });

@@ -7,6 +7,8 @@ export interface MediaJob {
   instance: string;
   kind: MediaDescriptor['kind'];
   descriptor: MediaDescriptor;
+  /** The message's time: the tenant's event retention removes its media with it. */
+  occurredAt: string;
 }
 
 const mediaBearing: ReadonlySet<string> = new Set(MEDIA_BEARING_TYPES);
@@ -16,5 +18,5 @@ export function mediaJobFor(event: EventEnvelope): MediaJob | undefined {
   if (!mediaBearing.has(event.type) || !('media' in event.data)) return undefined;
   const { media, message_id: messageId } = event.data;
   if (media === undefined) return undefined;
-  return { eventId: event.id, messageId, instance: event.instance, kind: media.kind, descriptor: media };
+  return { eventId: event.id, messageId, instance: event.instance, kind: media.kind, descriptor: media, occurredAt: event.occurred_at };
 }

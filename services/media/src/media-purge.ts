@@ -2,6 +2,7 @@ import { failMediaPurge, finishMediaPurge, getMediaPurge, pendingMediaPurges, ty
 import type { Logger } from '@switchyard/runtime';
 import type { BlobStore } from './blob-store.ts';
 import type { MediaMetrics } from './metrics.ts';
+import { withSessionLock } from './session-lock.ts';
 
 export interface MediaPurgeDeps {
   pool: Pool;
@@ -57,15 +58,10 @@ export async function runMediaPurgePass(deps: MediaPurgeDeps, options: { now?: D
 
 /** Removes one deleted tenant's objects; undefined when another replica holds it or has done it. */
 async function purgeOne(deps: MediaPurgeDeps, purge: MediaPurge): Promise<number | undefined> {
-  const client = await deps.pool.connect();
-  const lock = `switchyard.media-purge.${purge.id}`;
-  let locked = false;
-  try {
-    locked = (await client.query<{ locked: boolean }>('SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext($1)) AS locked', [lock])).rows[0]?.locked === true;
-    if (!locked) return undefined;
+  const held = await withSessionLock(deps.pool, `switchyard.media-purge.${purge.id}`, async () => {
     // Read again under the lock: another replica may have finished it since the listing, or a
     // tenant of the same id been provisioned.
-    const current = await getMediaPurge(client, purge.id);
+    const current = await getMediaPurge(deps.pool, purge.id);
     if (current === undefined || current.purgedAt !== null) return undefined;
     const log = deps.logger.child({ tenant: purge.tenant, deleted_at: purge.deletedAt.toISOString() });
     // S3 keeps an object's time to the second: an object of the new tenant written in the second
@@ -80,19 +76,9 @@ async function purgeOne(deps: MediaPurgeDeps, purge: MediaPurge): Promise<number
       if (removed > 0 && removed % 10_000 === 0) log.info({ removed }, "removing a deleted tenant's media: progress");
     });
     deps.metrics.purgedObjects.inc(objects - reported);
-    await finishMediaPurge(client, purge.id, objects);
+    await finishMediaPurge(deps.pool, purge.id, objects);
     log.info({ objects }, "a deleted tenant's media is removed");
     return objects;
-  } finally {
-    let broken: Error | undefined;
-    if (locked) {
-      try {
-        await client.query('SELECT pg_catalog.pg_advisory_unlock(pg_catalog.hashtext($1))', [lock]);
-      } catch (err) {
-        // Closing the connection ends its session, and the lock with it.
-        broken = err instanceof Error ? err : new Error(String(err));
-      }
-    }
-    client.release(broken);
-  }
+  });
+  return held.locked ? held.value : undefined;
 }

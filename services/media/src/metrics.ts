@@ -11,6 +11,8 @@ export interface MediaMetrics {
   purgedObjects: Counter;
   purgesPending: Gauge;
   purgeOldestPendingSeconds: Gauge;
+  expiredObjects: Counter<'tenant'>;
+  retentionLastRun: Gauge;
 }
 
 /** Reads the process-wide download limiter at scrape time. */
@@ -79,6 +81,17 @@ export function mediaMetrics(registry: Registry): MediaMetrics {
     purgeOldestPendingSeconds: new Gauge({
       name: 'media_purge_oldest_pending_seconds',
       help: 'How long ago the oldest deleted tenant whose media is still stored was deleted (0 when none), as of the last purge pass',
+      registers: [registry],
+    }),
+    expiredObjects: new Counter({
+      name: 'media_expired_objects_total',
+      help: "Stored media objects removed because their message passed the tenant's event retention",
+      labelNames: ['tenant'],
+      registers: [registry],
+    }),
+    retentionLastRun: new Gauge({
+      name: 'media_retention_last_run_timestamp_seconds',
+      help: 'When the last media retention pass ended (Unix seconds)',
       registers: [registry],
     }),
   };

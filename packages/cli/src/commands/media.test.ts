@@ -18,8 +18,8 @@ beforeAll(async () => {
   await provisionTenant(pool, tenant);
   const insert = (eventId: string, status: string, extra: string, at: string) =>
     forTenant(pool, tenant).query(
-      `INSERT INTO :SCHEMA.media_jobs (event_id, message_id, instance, kind, descriptor, status, updated_at ${extra ? `, ${extra.split('=')[0]}` : ''})
-       VALUES ($1, 'M-' || $1, 'phone-1', 'image', '{"kind":"image","mimetype":"image/jpeg"}', $2, $3 ${extra ? `, ${extra.split('=')[1]}` : ''})`,
+      `INSERT INTO :SCHEMA.media_jobs (event_id, message_id, instance, kind, descriptor, status, updated_at, occurred_at ${extra ? `, ${extra.split('=')[0]}` : ''})
+       VALUES ($1, 'M-' || $1, 'phone-1', 'image', '{"kind":"image","mimetype":"image/jpeg"}', $2, $3, $3 ${extra ? `, ${extra.split('=')[1]}` : ''})`,
       [eventId, status, at],
     );
   await insert('ev-stored', 'stored', "storage_url='s3://media/x'", '2026-11-25T01:00:00Z');
