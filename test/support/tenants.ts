@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { deleteTenant, forTenant } from '@switchyard/db';
-import { eventually, randomTenantId } from '@switchyard/testing';
+import { forTenant } from '@switchyard/db';
+import { dropTestTenant, eventually, randomTenantId } from '@switchyard/testing';
 import { switchyard } from './processes.ts';
 
 /** Creates a tenant the way an operator does: `pnpm switchyard tenant create`, as a process. */
@@ -17,8 +17,9 @@ export async function addEndpointWithCli(env: Record<string, string>, tenant: st
   return { id: parsed.id, secret: parsed.secret };
 }
 
+/** Drops the tenants a test made; their media went with the fleet's own store, so no purge is left to do. */
 export async function dropTenants(pool: pg.Pool, tenants: string[]): Promise<void> {
-  for (const tenant of tenants) await deleteTenant(pool, tenant);
+  for (const tenant of tenants) await dropTestTenant(pool, tenant);
 }
 
 /**
