@@ -115,7 +115,7 @@ describe('media service', () => {
     const key = `wa/${tenant}/phone-1/${event.id}`;
     expect(row).toMatchObject({ kind: 'image', attempts: 0, last_error: null, storage_url: `s3://${BUCKET}/${key}`, size: '120000', sha256: blob.descriptor.file_sha256 });
     // The message's time, so the tenant's event retention removes this media with it.
-    expect(row.occurred_at).toEqual(new Date(event.occurred_at));
+    expect(row.occurred_at).toEqual(new Date(event['occurred_at'] as string));
     expect((await objectBytes(key)).equals(blob.plain)).toBe(true);
     expect((await client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }))).ContentType).toBe('image/jpeg');
     expect(await job(text.id)).toBeUndefined();
