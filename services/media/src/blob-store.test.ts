@@ -55,6 +55,7 @@ describe('fsBlobStore', () => {
     const store = fsBlobStore(join(dir, 'media'));
     const a = await store.put('acme/phone-2/ev-a', await blob('a'));
     const b = await store.put('acme/phone-2/ev-b', await blob('bb'));
+    expect([store.holds(a), store.holds('file:///etc/hostname'), store.holds('s3://media/acme/x')]).toEqual([true, false, false]);
     await expect(store.delete([a, 'file:///etc/hostname'])).rejects.toBeInstanceOf(BlobNotFoundError);
     expect((await readdir(join(dir, 'media', 'acme', 'phone-2'))).sort()).toEqual(['ev-a', 'ev-b']);
     await store.delete([a]);

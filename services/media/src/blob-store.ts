@@ -46,6 +46,8 @@ export interface BlobStore {
    * not an error; a URL outside this store is (BlobNotFoundError), and nothing is removed then.
    */
   delete(storageUrls: readonly string[]): Promise<void>;
+  /** Whether a URL names an object of this store (its directory, or its bucket). */
+  holds(storageUrl: string): boolean;
   close(): void;
 }
 
@@ -70,9 +72,9 @@ export function fsBlobStore(root: string): BlobStore {
       return pathToFileURL(target).href;
     },
     async read(storageUrl) {
-      const path = storageUrl.startsWith('file:') ? fileURLToPath(storageUrl) : undefined;
       // Only files of this store: a URL is read from the tenant's own rows, but never trusted.
-      if (path === undefined || !path.startsWith(base + sep)) throw new BlobNotFoundError(`${storageUrl} is not in this media store (${pathToFileURL(base).href})`);
+      const path = pathOf(storageUrl);
+      if (path === undefined) throw new BlobNotFoundError(`${storageUrl} is not in this media store (${pathToFileURL(base).href})`);
       try {
         const { size } = await stat(path);
         return { body: createReadStream(path), size };
@@ -84,12 +86,13 @@ export function fsBlobStore(root: string): BlobStore {
     presign: () => Promise.resolve(undefined),
     async delete(storageUrls) {
       const paths = storageUrls.map((url) => {
-        const path = url.startsWith('file:') ? fileURLToPath(url) : undefined;
-        if (path === undefined || !path.startsWith(base + sep)) throw new BlobNotFoundError(`${url} is not in this media store (${pathToFileURL(base).href})`);
+        const path = pathOf(url);
+        if (path === undefined) throw new BlobNotFoundError(`${url} is not in this media store (${pathToFileURL(base).href})`);
         return path;
       });
       for (const path of paths) await rm(path, { force: true });
     },
+    holds: (storageUrl) => pathOf(storageUrl) !== undefined,
     async deleteTenant(tenant, before, onProgress) {
       assertTenantId(tenant);
       const dir = join(base, tenant);
@@ -126,6 +129,12 @@ export function fsBlobStore(root: string): BlobStore {
     },
     close() {},
   };
+
+  /** The file of one of this store's URLs; undefined for any other URL. */
+  function pathOf(storageUrl: string): string | undefined {
+    const path = storageUrl.startsWith('file:') ? fileURLToPath(storageUrl) : undefined;
+    return path !== undefined && path.startsWith(base + sep) ? path : undefined;
+  }
 }
 
 export interface S3BlobStoreOptions {
@@ -185,6 +194,7 @@ export function s3BlobStore(options: S3BlobStoreOptions): BlobStore {
       const keys = storageUrls.map(keyOf);
       if (keys.length > 0) await deleteKeys(keys);
     },
+    holds: (storageUrl) => storageUrl.startsWith(`s3://${options.bucket}/`),
     async deleteTenant(tenant, before, onProgress) {
       assertTenantId(tenant);
       let removed = 0;

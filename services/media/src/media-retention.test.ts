@@ -51,9 +51,9 @@ describe('media retention', () => {
   });
 
   /** A job of a message at `occurredAt`, with its object stored when `status` is stored. */
-  async function job(eventId: string, occurredAt: string, status: 'pending' | 'stored' | 'failed'): Promise<void> {
-    let url: string | null = null;
-    if (status === 'stored') {
+  async function job(eventId: string, occurredAt: string, status: 'pending' | 'stored' | 'failed', elsewhere?: string): Promise<void> {
+    let url: string | null = elsewhere ?? null;
+    if (status === 'stored' && elsewhere === undefined) {
       const file = join(dir, eventId);
       await writeFile(file, eventId);
       url = await store.put(`${t.tenant}/phone-1/${eventId}`, { file, size: eventId.length, sha256: createHash('sha256').update(eventId).digest() });
@@ -74,6 +74,8 @@ describe('media retention', () => {
     await job('old-failed', '2026-09-10T00:00:00Z', 'failed');
     await job('old-pending', '2026-09-11T00:00:00Z', 'pending');
     await job('kept-stored', '2026-10-01T00:00:00Z', 'stored');
+    // Stored before the service moved to this bucket: its job goes, its object is only reported.
+    await job('old-elsewhere', '2026-09-01T00:00:00Z', 'stored', 'file:///var/lib/switchyard/media/old');
     const metrics = mediaMetrics(createMetricsRegistry('media'));
     const deps = { pool, store, logger: testLogger('media'), metrics };
 

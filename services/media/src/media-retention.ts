@@ -45,7 +45,14 @@ export async function expireTenantMedia(deps: MediaRetentionDeps, tenant: string
       [from],
     );
     if (rows.length === 0) break;
-    const urls = rows.flatMap((r) => (r.storage_url === null ? [] : [r.storage_url]));
+    const stored = rows.flatMap((r) => (r.storage_url === null ? [] : [r.storage_url]));
+    const urls = stored.filter((url) => deps.store.holds(url));
+    // Stored in another store (MEDIA_STORE or the bucket changed since): this service cannot reach
+    // it. The jobs still go, or they would come back every slice; the log keeps where they were.
+    const elsewhere = stored.filter((url) => !deps.store.holds(url));
+    if (elsewhere.length > 0) {
+      deps.logger.warn({ tenant, count: elsewhere.length, urls: elsewhere.slice(0, 20) }, "media retention: objects past the tenant's retention are in another store than this service's; remove them there");
+    }
     await deps.store.delete(urls);
     await db.query(`DELETE FROM :SCHEMA.media_jobs WHERE event_id = ANY($1) AND status <> 'pending'`, [rows.map((r) => r.event_id)]);
     removed += urls.length;
