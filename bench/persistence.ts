@@ -173,10 +173,8 @@ export default async function persistence(args: BenchArgs): Promise<void> {
       };
     } finally {
       await service.stop();
-      await deleteTenant(pool, ingestTenant).catch(() => false);
-      await deleteTenant(pool, warmTenant).catch(() => false);
-      await deleteTenant(pool, queryTenant).catch(() => false);
-      for (const t of ceilingTenants) await deleteTenant(pool, t).catch(() => false);
+      const dropped = (tenant: string) => (err: unknown) => console.error(`bench persistence: dropping tenant ${tenant} failed (drop its schema by hand):`, err);
+      for (const t of [ingestTenant, warmTenant, queryTenant, ...ceilingTenants]) await deleteTenant(pool, t).catch(dropped(t));
       await pool.end();
       await nc.close();
       await nats.stop();

@@ -502,7 +502,11 @@ export function createIngestPublisher(options: IngestPublisherOptions): IngestPu
       await writer;
       // What INGEST acknowledged need not wait for the next owner; leaving it is harmless too.
       const deletable = relay.deletable();
-      if (deletable !== undefined) await deleteFromOutbox(db, instance, deletable).catch(() => undefined);
+      if (deletable !== undefined) {
+        await deleteFromOutbox(db, instance, deletable).catch((err: unknown) =>
+          log.warn({ err }, 'clearing what INGEST acknowledged from the outbox at close failed; the next owner relays it again, a duplicate INGEST drops'),
+        );
+      }
       const lost = staged.length;
       const unspooled = staged.filter((e) => e.spoolEnd === undefined).length;
       if (lost > 0) {
