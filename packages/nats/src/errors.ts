@@ -15,6 +15,7 @@ export class InvalidDlqRecordError extends SwitchyardError {
 // JetStream API error codes (nats-server errors.json); matched here so callers never parse text.
 const JS_ERR_STREAM_NOT_FOUND = 10059;
 const JS_ERR_CONSUMER_NOT_FOUND = 10014;
+const JS_ERR_NO_MESSAGE = 10037;
 
 function jsErrCode(err: unknown): number | undefined {
   return err instanceof NatsError ? err.api_error?.err_code : undefined;
@@ -28,4 +29,9 @@ export function isStreamNotFound(err: unknown): err is NatsError {
 /** The JetStream API said the consumer does not exist. */
 export function isConsumerNotFound(err: unknown): err is NatsError {
   return jsErrCode(err) === JS_ERR_CONSUMER_NOT_FOUND;
+}
+
+/** The JetStream API said the message asked for (by sequence or subject) is not in the stream. */
+export function isMessageNotFound(err: unknown): err is NatsError {
+  return jsErrCode(err) === JS_ERR_NO_MESSAGE;
 }

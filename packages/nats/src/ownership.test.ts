@@ -143,7 +143,7 @@ describe('lease ownership safety', () => {
   });
 });
 
-describe('lease bucket listing', () => {
+describe('lease bucket', () => {
   it('answers while the entries it lists expire (kv.keys() hung when the last ones did)', async () => {
     const t = await testNats();
     const bucket = `own_${randomHex()}`;
@@ -163,6 +163,32 @@ describe('lease bucket listing', () => {
         }
       }
       expect(listings).toBeGreaterThan(15);
+    } finally {
+      await t.jsm.streams.delete(`KV_${bucket}`).catch(() => false);
+      await t.close();
+    }
+  });
+
+  it('does not trust a hand-over mark it could not erase, and says a lease it could not release was not released', async () => {
+    const t = await testNats();
+    const bucket = `own_${randomHex()}`;
+    try {
+      const leases = await openLeaseBucket(t.js, { bucket, ttlMs: 5_000 });
+      // A mark read and erased is trusted once.
+      await leases.markHandedOver('p0', 'a');
+      expect(await leases.takeHandover('p0')).toBe(true);
+      expect(await leases.takeHandover('p0')).toBe(false);
+      const held = await leases.claim('p1', 'a');
+      expect(held).toBeDefined();
+
+      // The bucket's stream now refuses deletes: nothing can be erased.
+      const info = await t.jsm.streams.info(`KV_${bucket}`);
+      await t.jsm.streams.update(`KV_${bucket}`, { ...info.config, deny_delete: true });
+      await leases.markHandedOver('p2', 'a');
+      // Left in place, the mark could let a later claimant skip its fence: it is not trusted now.
+      expect(await leases.takeHandover('p2')).toBe(false);
+      expect(await leases.release('p1', held!)).toBe(false);
+      expect([...(await leases.held())]).toEqual(['p1']);
     } finally {
       await t.jsm.streams.delete(`KV_${bucket}`).catch(() => false);
       await t.close();

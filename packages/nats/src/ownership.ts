@@ -1,4 +1,5 @@
 import type { JetStreamClient, KV } from 'nats';
+import { isMessageNotFound } from './errors.ts';
 import type { Logger } from 'pino';
 
 /**
@@ -44,8 +45,11 @@ export interface LeaseBucket {
   claim(key: string, holder: string): Promise<number | undefined>;
   /** Renews a held lease; throws if it was lost (`isLeaseTaken`) or NATS failed. */
   renew(key: string, holder: string, revision: number): Promise<number>;
-  /** Gives a lease up (only if still ours at `revision`); a failure is ignored: the lease expires anyway. */
-  release(key: string, revision: number): Promise<void>;
+  /**
+   * Gives a lease up (only if still ours at `revision`). False when the delete failed: the lease
+   * then expires after its TTL, and the next holder claims it then.
+   */
+  release(key: string, revision: number): Promise<boolean>;
   /**
    * Says that the key's holder stopped its work cleanly, just before it releases the lease; the
    * entry lives at most the TTL. Throws if NATS failed (the next claimant then assumes the worst).
@@ -93,9 +97,17 @@ export async function openLeaseBucket(js: JetStreamClient, options: LeaseBucketO
     return Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(start));
   }
 
-  /** Erases one message; gone already (expired, or not ours any more) is what erasing wanted. */
-  async function erase(seq: number): Promise<void> {
-    await jsm.streams.deleteMessage(stream, seq, false).catch(() => undefined);
+  /**
+   * Erases one message: true once it is gone, whoever removed it (erased, expired, or not ours any
+   * more is what erasing wanted); false when the delete failed and it may still be there.
+   */
+  async function erase(seq: number): Promise<boolean> {
+    try {
+      await jsm.streams.deleteMessage(stream, seq, false);
+      return true;
+    } catch (err) {
+      return isMessageNotFound(err);
+    }
   }
 
   return {
@@ -116,9 +128,9 @@ export async function openLeaseBucket(js: JetStreamClient, options: LeaseBucketO
     async takeHandover(key) {
       const entry = await kv.get(`${HANDOVER_PREFIX}.${key}`);
       if (entry === null || entry.operation !== 'PUT') return false;
-      // Used once: a later claimant (after this one's crash, say) must not read it as its own.
-      await erase(entry.revision);
-      return true;
+      // Used once: a later claimant (after this one's crash, say) must not read it as its own. A
+      // mark that could not be erased is not trusted either: fencing costs time, never order.
+      return erase(entry.revision);
     },
     held: async () => new Set(await keys(LEASE_PREFIX)),
     async heartbeat(replicaId) {
@@ -128,6 +140,7 @@ export async function openLeaseBucket(js: JetStreamClient, options: LeaseBucketO
     async retire(replicaId) {
       const revision = heartbeats.get(replicaId);
       heartbeats.delete(replicaId);
+      // Not erased: the heartbeat expires after the TTL, until when fair shares count this replica.
       if (revision !== undefined) await erase(revision);
     },
     liveReplicas: async () => Math.max(1, (await keys(REPLICA_PREFIX)).length),
@@ -226,8 +239,8 @@ export function startLeaseOwnership(options: LeaseOwnershipOptions): LeaseOwners
     await leases.markHandedOver(key, replicaId).catch((err: unknown) =>
       log.warn({ err, key }, 'marking a lease as handed over failed; its next holder will wait out what this one held'),
     );
-    await leases.release(key, held.revision);
-    log.info({ key, reason }, 'lease handed over');
+    if (await leases.release(key, held.revision)) log.info({ key, reason }, 'lease handed over');
+    else log.warn({ key, reason }, 'lease handed over, but releasing it failed: the next holder claims it once it expires');
   }
 
   function watchdog(): void {
@@ -261,7 +274,7 @@ export function startLeaseOwnership(options: LeaseOwnershipOptions): LeaseOwners
     const revision = await leases.claim(key, replicaId);
     if (revision === undefined) return;
     if (!running) {
-      await leases.release(key, revision);
+      if (!(await leases.release(key, revision))) log.warn({ key }, 'releasing a lease claimed while stopping failed: it expires after its TTL');
       return;
     }
     const held: Held = { revision, renewedAt: sentAt, ready: false };

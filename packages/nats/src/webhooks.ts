@@ -1,7 +1,7 @@
 import { webhookDeliverySubject, WEBHOOKS_SUBJECTS } from '@switchyard/schema';
-import { nanos, NatsError, type JetStreamClient, type JetStreamManager } from 'nats';
+import { nanos, type JetStreamClient, type JetStreamManager } from 'nats';
 import type { BatchMessage } from './atomic-batch.ts';
-import { isStreamNotFound } from './errors.ts';
+import { isMessageNotFound, isStreamNotFound } from './errors.ts';
 import { publishEvent, headersToRecord, type PublishResult } from './publish.ts';
 import { STREAM_DEFAULTS, streamConfig, type StreamSpec } from './streams.ts';
 
@@ -87,7 +87,3 @@ export async function readStoredMessage(jsm: JetStreamManager, stream: string, s
   }
 }
 
-const JS_ERR_NO_MESSAGE = 10037;
-function isMessageNotFound(err: unknown): boolean {
-  return err instanceof NatsError && err.api_error?.err_code === JS_ERR_NO_MESSAGE;
-}
