@@ -169,7 +169,7 @@ describe('lease bucket', () => {
     }
   });
 
-  it('does not trust a hand-over mark it could not erase, and says a lease it could not release was not released', async () => {
+  it('does not trust a hand-over mark it could not erase, and says a lease or heartbeat it could not erase was not', async () => {
     const t = await testNats();
     const bucket = `own_${randomHex()}`;
     try {
@@ -180,6 +180,9 @@ describe('lease bucket', () => {
       expect(await leases.takeHandover('p0')).toBe(false);
       const held = await leases.claim('p1', 'a');
       expect(held).toBeDefined();
+      await leases.heartbeat('r1');
+      expect(await leases.retire('r1')).toBe(true);
+      await leases.heartbeat('r2');
 
       // The bucket's stream now refuses deletes: nothing can be erased.
       const info = await t.jsm.streams.info(`KV_${bucket}`);
@@ -188,6 +191,7 @@ describe('lease bucket', () => {
       // Left in place, the mark could let a later claimant skip its fence: it is not trusted now.
       expect(await leases.takeHandover('p2')).toBe(false);
       expect(await leases.release('p1', held!)).toBe(false);
+      expect(await leases.retire('r2')).toBe(false);
       expect([...(await leases.held())]).toEqual(['p1']);
     } finally {
       await t.jsm.streams.delete(`KV_${bucket}`).catch(() => false);

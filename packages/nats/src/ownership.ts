@@ -60,7 +60,8 @@ export interface LeaseBucket {
   /** Every key somebody holds. */
   held(): Promise<Set<string>>;
   heartbeat(replicaId: string): Promise<void>;
-  retire(replicaId: string): Promise<void>;
+  /** Erases this replica's heartbeat; false when that failed (it then expires after the TTL). */
+  retire(replicaId: string): Promise<boolean>;
   /** Replicas whose heartbeat has not expired (at least 1: the caller). */
   liveReplicas(): Promise<number>;
 }
@@ -140,8 +141,7 @@ export async function openLeaseBucket(js: JetStreamClient, options: LeaseBucketO
     async retire(replicaId) {
       const revision = heartbeats.get(replicaId);
       heartbeats.delete(replicaId);
-      // Not erased: the heartbeat expires after the TTL, until when fair shares count this replica.
-      if (revision !== undefined) await erase(revision);
+      return revision === undefined ? true : erase(revision);
     },
     liveReplicas: async () => Math.max(1, (await keys(REPLICA_PREFIX)).length),
   };
@@ -353,7 +353,7 @@ export function startLeaseOwnership(options: LeaseOwnershipOptions): LeaseOwners
         halt();
         await Promise.all([claimLoop, renewLoop]);
         await Promise.all([...owned.keys()].map((key) => handOver(key, 'released')));
-        await leases.retire(replicaId);
+        if (!(await leases.retire(replicaId))) log.warn('erasing this replica\'s heartbeat failed: until it expires, the others count this replica in their fair shares');
       })();
       return stopped;
     },
