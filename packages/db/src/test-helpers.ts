@@ -5,6 +5,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { createPool, ensureDatabase } from './pool.ts';
 import { migrateControl } from './migrate.ts';
 import { deleteTenant, provisionTenant } from './tenants.ts';
+import { forgetMediaPurges } from './media-purges.ts';
 
 export const TEST_URL =
   process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/switchyard_test';
@@ -33,7 +34,10 @@ export function useTestTenants(...prefixes: string[]): { pool(): Pool; tenants: 
   });
   afterAll(async () => {
     if (pool === undefined) return;
-    for (const tenant of tenants) await deleteTenant(pool, tenant);
+    for (const tenant of tenants) {
+      await deleteTenant(pool, tenant);
+      await forgetMediaPurges(pool, tenant);
+    }
     await pool.end();
   });
   return {
