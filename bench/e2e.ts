@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type JetStreamClient } from 'nats';
 import { createPool, quoteIdent, tenantSchemaName } from '@switchyard/db';
-import { startNatsServer, TEST_DATABASE_URL } from '@switchyard/testing';
+import { createScratchDatabase, startNatsServer, TEST_DATABASE_URL } from '@switchyard/testing';
 import { switchyardCli, createTenantWithEndpoint } from './fleet/cli.ts';
 import { startCountingReceiver, type CountingReceiver } from './fleet/counting-receiver.ts';
 import { captureSource, publishingSource, type LoadSource, type SourceName } from './fleet/load-source.ts';
@@ -26,7 +26,6 @@ import {
   type ProcSample,
   type ProcUsage,
 } from './fleet/proc-stats.ts';
-import { createScratchDatabase } from './fleet/scratch-database.ts';
 import {
   numberArg,
   progress,

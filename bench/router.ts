@@ -5,11 +5,10 @@ import { randomBytes } from 'node:crypto';
 import { AckPolicy, connect, DeliverPolicy, type JetStreamClient, type JsMsg, type NatsConnection, type Subscription } from 'nats';
 import { announceTenant, retractTenant } from '@switchyard/nats';
 import { ingestSubject, STREAMS } from '@switchyard/schema';
-import { freePort, startNatsServer, TEST_DATABASE_URL } from '@switchyard/testing';
+import { createScratchDatabase, freePort, startNatsServer, TEST_DATABASE_URL } from '@switchyard/testing';
 import { messageEvent, offerAtRate, preparePublishWorker, publishAll, type OutgoingEvent, type ReadyPublisher } from './fleet/load.ts';
 import { startProcessFleet, type ProcessFleet } from './fleet/process-fleet.ts';
 import { pidOfNatsServer, runQueueMeter, sampleProcess } from './fleet/proc-stats.ts';
-import { createScratchDatabase } from './fleet/scratch-database.ts';
 import {
   numberArg,
   onThrowawayStream,

@@ -8,6 +8,7 @@ export * from './nats-server.ts';
 export * from './s3-server.ts';
 export * from './ports.ts';
 export * from './postgres.ts';
+export * from './scratch-database.ts';
 export * from './http-receiver.ts';
 export * from './service-env.ts';
 export * from './read-stream.ts';

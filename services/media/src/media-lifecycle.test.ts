@@ -3,9 +3,9 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool, deleteTenant, forTenant, listMediaPurges, provisionTenant, setRetentionDays, type Pool } from '@switchyard/db';
+import { deleteTenant, forTenant, listMediaPurges, provisionTenant, setRetentionDays, type Pool } from '@switchyard/db';
 import type { RunningService } from '@switchyard/service';
-import { createTestPool, eventually, randomTenantId, startNatsServer, TEST_DATABASE_URL, testLogger, testServiceEnv, type NatsServer } from '@switchyard/testing';
+import { createScratchDatabase, createTestPool, eventually, randomTenantId, startNatsServer, TEST_DATABASE_URL, testLogger, testServiceEnv, type NatsServer, type ScratchDatabase } from '@switchyard/testing';
 import { startMedia } from './app.ts';
 import { fsBlobStore } from './blob-store.ts';
 import { loadMediaConfig } from './config.ts';
@@ -16,15 +16,15 @@ import { loadMediaConfig } from './config.ts';
  * takes every due deletion it finds, and the shared test database has other files' deletions.
  */
 describe('media service lifecycle passes', () => {
-  const dbName = `sy_media_lifecycle_${randomBytes(4).toString('hex')}`;
-  const dbUrl = Object.assign(new URL(TEST_DATABASE_URL), { pathname: `/${dbName}` }).toString();
+  let database: ScratchDatabase;
   let pool: Pool;
   let nats: NatsServer;
   let dir: string;
   let media: RunningService | undefined;
 
   beforeAll(async () => {
-    pool = await createTestPool({ url: dbUrl });
+    database = await createScratchDatabase(TEST_DATABASE_URL, 'sy_media_lifecycle');
+    pool = await createTestPool({ url: database.url });
     nats = await startNatsServer();
     dir = await mkdtemp(join(tmpdir(), 'switchyard-media-lifecycle-'));
   });
@@ -33,12 +33,7 @@ describe('media service lifecycle passes', () => {
     await pool.end();
     await nats.stop();
     await rm(dir, { recursive: true, force: true });
-    const admin = createPool({ url: TEST_DATABASE_URL, max: 1, applicationName: 'switchyard-test' });
-    try {
-      await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-    } finally {
-      await admin.end();
-    }
+    await database.drop();
   });
 
   it("removes a deleted tenant's objects and the media of messages past a tenant's retention, and says so in its metrics", async () => {
@@ -78,7 +73,7 @@ describe('media service lifecycle passes', () => {
     media = await startMedia(
       loadMediaConfig(
         testServiceEnv(nats.url, {
-          DATABASE_URL: dbUrl,
+          DATABASE_URL: database.url,
           MEDIA_STORE: 'fs',
           MEDIA_FS_DIR: join(dir, 'media'),
           MEDIA_WORK_DIR: join(dir, 'work'),

@@ -2,12 +2,14 @@ import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
 import { createPool, type Pool } from '@switchyard/db';
 import {
+  createScratchDatabase,
   randomTenantId,
   startNatsServer,
   startS3Server,
   TEST_DATABASE_URL,
   type NatsServer,
   type S3Server,
+  type ScratchDatabase,
 } from '@switchyard/testing';
 import {
   encryptBlob,
@@ -25,10 +27,6 @@ import {
   type ProcessFleet,
   type ServiceName,
 } from '../../../bench/fleet/process-fleet.ts';
-import {
-  createScratchDatabase,
-  type ScratchDatabase,
-} from '../../../bench/fleet/scratch-database.ts';
 
 /**
  * Retry schedules short enough that a fault and its recovery fit in a test, and still longer in

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { quoteIdent } from '@switchyard/db';
+import { createPool, quoteIdent } from '@switchyard/db';
 
 export interface ScratchDatabase {
   readonly url: string;
@@ -10,8 +9,9 @@ export interface ScratchDatabase {
 }
 
 /**
- * A fresh database on the server of `baseUrl`, so a benchmark's tables, tenants and statistics
- * are its own and nothing left by tests pollutes its figures.
+ * A fresh database on the server of `baseUrl`: a benchmark's tables, tenants and statistics are
+ * its own and nothing left by tests pollutes its figures; a test's control rows (tenants, media
+ * purges) are seen by nothing else. Always `drop()` it.
  */
 export async function createScratchDatabase(
   baseUrl: string,
@@ -21,12 +21,11 @@ export async function createScratchDatabase(
   const admin = new URL(baseUrl);
   admin.pathname = '/postgres';
   const run = async (sql: string): Promise<void> => {
-    const client = new pg.Client({ connectionString: admin.toString() });
-    await client.connect();
+    const pool = createPool({ url: admin.toString(), max: 1, applicationName: 'switchyard-scratch' });
     try {
-      await client.query(sql);
+      await pool.query(sql);
     } finally {
-      await client.end();
+      await pool.end();
     }
   };
   await run(`CREATE DATABASE ${quoteIdent(name)}`);
