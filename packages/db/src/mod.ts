@@ -27,6 +27,7 @@ export {
 export { forTenant, type TenantDb, type TenantTx, type TenantQueryable } from './tenant-db.ts';
 export { queryPrepared, PREPARED_PER_CONNECTION } from './prepared.ts';
 export { Coalescer } from './coalescer.ts';
+export { retainedFrom } from './retention.ts';
 export {
   recordMediaPurge,
   pendingMediaPurges,

@@ -8,20 +8,8 @@ import { forTenant, listMediaJobs, type Pool } from '@switchyard/db';
 import { createMetricsRegistry } from '@switchyard/runtime';
 import { createTestPool, createTestTenant, startS3Server, testLogger, type S3Server, type TestTenant } from '@switchyard/testing';
 import { s3BlobStore, type BlobStore } from './blob-store.ts';
-import { expireTenantMedia, retainedFrom } from './media-retention.ts';
+import { expireTenantMedia } from './media-retention.ts';
 import { mediaMetrics } from './metrics.ts';
-
-describe('retainedFrom', () => {
-  it("follows persistence's monthly partitions: a month goes once all of it is past the cutoff", () => {
-    const now = new Date('2026-11-25T12:00:00Z');
-    expect(retainedFrom(0, now)).toBeUndefined();
-    // Cutoff 2026-10-26: October is not wholly past it, September is.
-    expect(retainedFrom(30, now)).toEqual(new Date('2026-10-01T00:00:00Z'));
-    // Cutoff exactly on a month's first instant: the month before ends there and goes.
-    expect(retainedFrom(24, new Date('2026-11-25T00:00:00Z'))).toEqual(new Date('2026-11-01T00:00:00Z'));
-    expect(retainedFrom(400, now)).toEqual(new Date('2025-10-01T00:00:00Z'));
-  });
-});
 
 describe('media retention', () => {
   const BUCKET = 'retention-media';

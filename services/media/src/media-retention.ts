@@ -1,4 +1,4 @@
-import { forTenant, listTenants, type Pool } from '@switchyard/db';
+import { forTenant, listTenants, retainedFrom, type Pool } from '@switchyard/db';
 import type { Logger } from '@switchyard/runtime';
 import type { BlobStore } from './blob-store.ts';
 import type { MediaMetrics } from './metrics.ts';
@@ -12,18 +12,6 @@ export interface MediaRetentionDeps {
   store: BlobStore;
   logger: Logger;
   metrics: Pick<MediaMetrics, 'expiredObjects' | 'retentionLastRun'>;
-}
-
-/**
- * The oldest message time a tenant keeping events for `retentionDays` still has, by persistence's
- * rule: a monthly partition (UTC) is dropped once all of it is older than now − retentionDays, so
- * the messages before the first day of the month holding that cutoff are gone. Undefined when the
- * tenant keeps everything (0).
- */
-export function retainedFrom(retentionDays: number, now: Date): Date | undefined {
-  if (retentionDays <= 0) return undefined;
-  const cutoff = new Date(now.getTime() - retentionDays * 86_400_000);
-  return new Date(Date.UTC(cutoff.getUTCFullYear(), cutoff.getUTCMonth(), 1));
 }
 
 /**

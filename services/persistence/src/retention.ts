@@ -1,4 +1,4 @@
-import { forTenant, listTenants, type Pool, type TenantDb } from '@switchyard/db';
+import { forTenant, listTenants, retainedFrom, type Pool, type TenantDb } from '@switchyard/db';
 import type { Logger } from '@switchyard/runtime';
 import type { PersistenceMetrics } from './metrics.ts';
 import { ensurePartitions, listPartitions, partitionTable, partitionsAhead, type MonthPartition } from './partitions.ts';
@@ -31,9 +31,10 @@ const ID_SLICE = 10_000;
 export async function applyRetention(deps: RetentionDeps, tenant: string, retentionDays: number, now = new Date()): Promise<TenantRetentionResult> {
   const db = forTenant(deps.pool, tenant);
   const created = await ensurePartitions(db, partitionsAhead(now, deps.partitionsAhead));
-  if (retentionDays <= 0) return { tenant, dropped: [], created };
-  const cutoff = new Date(now.getTime() - retentionDays * 86_400_000);
-  const expired = (await listPartitions(db)).filter((p) => p.to.getTime() <= cutoff.getTime());
+  const from = retainedFrom(retentionDays, now);
+  if (from === undefined) return { tenant, dropped: [], created };
+  // Partitions end on month starts: one ending by `from` is wholly past the cutoff.
+  const expired = (await listPartitions(db)).filter((p) => p.to.getTime() <= from.getTime());
   const dropped: string[] = [];
   for (const partition of expired) {
     await dropPartition(db, partition);
